@@ -1,0 +1,54 @@
+"""The seed's sample GPU workload as a Kubernetes Job that Pulumi waits for."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import manifests
+
+# A first pull of the multi-gigabyte TensorFlow image plus, on an autoscaled
+# pool, a GPU node scaling up from zero, fits well inside this.
+JOB_TIMEOUT_SECONDS = 1800
+
+
+@dataclasses.dataclass
+class SampleJobArgs:
+    provider: k8s.Provider
+    namespace: str
+    image: str
+    args: Sequence[str]
+    pool_name: str
+    pool_taints: Sequence[str]
+    # Whatever must exist before a GPU can be requested: the namespace, the pool,
+    # the plugin and, when on, the verification.
+    depends_on: Sequence[pulumi.Resource]
+
+
+class SampleGpuJob(pulumi.ComponentResource):
+    """Runs one GPU job to completion; `pulumi up` fails if it does not complete."""
+
+    job_name: pulumi.Output[str]
+    job: k8s.batch.v1.Job
+
+    def __init__(self, name: str, args: SampleJobArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("aks-gpu:index:SampleGpuJob", name, None, opts)
+        job = manifests.sample_job(
+            namespace_name=args.namespace,
+            image=args.image,
+            args=args.args,
+            pool_name=args.pool_name,
+            pool_taints=args.pool_taints,
+            timeout_seconds=JOB_TIMEOUT_SECONDS,
+        )
+        self.job = k8s.batch.v1.Job(
+            manifests.SAMPLE_JOB_NAME,
+            metadata=job["metadata"],
+            spec=job["spec"],
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on)),
+        )
+        self.job_name = self.job.metadata.name
+        self.register_outputs({"jobName": self.job_name})
