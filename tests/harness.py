@@ -86,7 +86,7 @@ class Run:
 
 
 def is_secret(value: Any) -> bool:
-    return isinstance(value, dict) and value.get(SECRET_SIG) == rpc._secret_sig
+    return isinstance(value, dict) and value.get(SECRET_SIG) == rpc._special_secret_sig
 
 
 def unwrap(value: Any) -> Any:
@@ -205,5 +205,10 @@ def run_program(
     pulumi.runtime.set_mocks(mock, project=PROJECT, stack=stack or "test", preview=preview, monitor=monitor, logger=logger)
     # set_mocks installs a placeholder stack; the real entry point makes its own.
     runtime_settings.ROOT.set(None)
-    _sync_await(run_in_stack(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")))
+    try:
+        _sync_await(run_in_stack(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")))
+    except Exception as error:
+        # Tests of bad input check that nothing was registered before the failure.
+        error.run = Run(monitor.registered, monitor.stack_outputs, warnings.messages, invokes)  # type: ignore[attr-defined]
+        raise
     return Run(monitor.registered, monitor.stack_outputs, warnings.messages, invokes)
