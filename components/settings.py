@@ -197,7 +197,7 @@ class _Reader:
         return False
 
     def string_list(self, key: str) -> tuple[str, ...]:
-        value = self.values[key]
+        value = original = self.values[key]
         if isinstance(value, str):
             try:
                 value = json.loads(value)
@@ -205,7 +205,7 @@ class _Reader:
                 self.fail(key, value, "a list of strings, e.g. [\"a\", \"b\"]")
                 return ()
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.fail(key, value, "a list of strings")
+            self.fail(key, original, "a list of strings")
             return ()
         return tuple(value)
 
