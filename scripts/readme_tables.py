@@ -1,0 +1,82 @@
+"""Keeps the README's config and GPU size tables true to Pulumi.yaml and the catalog.
+
+    python scripts/readme_tables.py          # rewrite the tables in README.md
+    python scripts/readme_tables.py --check  # exit 1 if they are stale (the tests run this)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from components import catalog  # noqa: E402
+from components.settings import declared_keys  # noqa: E402
+
+README = ROOT / "README.md"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def config_table() -> str:
+    rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    rows.append("| `azure-native:location` | string | (none) | Azure region of a new cluster; the dev stack uses eastus. |")
+    for key, spec in declared_keys().items():
+        default = json.dumps(spec["default"]) if spec["type"] == "array" else repr(spec["default"]).strip("'")
+        default = f"`{default}`" if default != "" else "(empty)"
+        rows.append(f"| `{key}` | {spec['type']} | {default} | {_cell(spec['description'])} |")
+    return "\n".join(rows)
+
+
+def gpu_size_table() -> str:
+    rows = [
+        "| VM size | GPU | nvidia.com/gpu per node | Gen1 | Gen2 | MIG | retired (successor) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for size in catalog.GPU_VM_SIZES.values():
+        status = f"{size.retired_on.isoformat()} ({size.successor})" if size.retired_on else "current"
+        if size.regional_retirement:
+            later = sorted({d.isoformat() for d in size.regional_retirement.values()})
+            status += f"; some regions later ({', '.join(later)})"
+        yes = {True: "yes", False: "no"}
+        rows.append(
+            f"| {size.name} | {size.gpu_model} | {size.gpus_per_node} | {yes[size.gen1]} | {yes[size.gen2]} "
+            f"| {yes[size.mig_capable]} | {_cell(status)} |"
+        )
+    for name, reason in catalog.UNSUPPORTED_GPU_VM_SIZES.items():
+        rows.append(f"| {name} | refused | - | - | - | - | {_cell(reason)} |")
+    return "\n".join(rows)
+
+
+TABLES = {"config-table": config_table, "gpu-size-table": gpu_size_table}
+
+
+def render(text: str) -> str:
+    for marker, build in TABLES.items():
+        pattern = re.compile(rf"(<!-- {marker}:start -->\n).*?(<!-- {marker}:end -->)", re.S)
+        if not pattern.search(text):
+            raise SystemExit(f"README.md has no <!-- {marker}:start --> / <!-- {marker}:end --> markers")
+        text = pattern.sub(lambda m: m.group(1) + build() + "\n" + m.group(2), text)
+    return text
+
+
+def main(argv: list[str]) -> int:
+    current = README.read_text()
+    wanted = render(current)
+    if "--check" in argv:
+        if current != wanted:
+            print("README.md tables are stale: run python scripts/readme_tables.py", file=sys.stderr)
+            return 1
+        return 0
+    README.write_text(wanted)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
