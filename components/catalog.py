@@ -8,8 +8,8 @@ come from here. Sources are listed in the README ("GPU VM sizes").
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import date
-from typing import Mapping, Optional
 
 # --- Images and API versions -------------------------------------------------
 
@@ -61,13 +61,13 @@ class GpuVmSize:
     gen1: bool
     gen2: bool
     mig_capable: bool = False
-    retired_on: Optional[date] = None
-    successor: Optional[str] = None
+    retired_on: date | None = None
+    successor: str | None = None
     # Regions where the retirement comes later than `retired_on`.
     regional_retirement: Mapping[str, date] = dataclasses.field(default_factory=dict)
     note: str = ""
 
-    def retirement_date(self, location: Optional[str] = None) -> Optional[date]:
+    def retirement_date(self, location: str | None = None) -> date | None:
         """The date this size stops being available in `location`, if any."""
         if location:
             regional = self.regional_retirement.get(_normalise_location(location))
@@ -75,7 +75,7 @@ class GpuVmSize:
                 return regional
         return self.retired_on
 
-    def is_retired(self, on: date, location: Optional[str] = None) -> bool:
+    def is_retired(self, on: date, location: str | None = None) -> bool:
         retired = self.retirement_date(location)
         return retired is not None and retired <= on
 
@@ -152,10 +152,7 @@ GPU_VM_SIZES: dict[str, GpuVmSize] = {
         gen1=True,
         gen2=True,
         retired_on=date(2025, 9, 30),
-        successor=(
-            "Standard_NC40ads_H100_v5 (NCads H100 v5); "
-            "alternatives NCasT4_v3 and NVadsA10_v5"
-        ),
+        successor=("Standard_NC40ads_H100_v5 (NCads H100 v5); alternatives NCasT4_v3 and NVadsA10_v5"),
         regional_retirement=_NCV3_LATE_REGIONS,
     ),
     **_family(
@@ -225,7 +222,7 @@ UNSUPPORTED_GPU_VM_SIZES: dict[str, str] = {
 }
 
 
-def find_gpu_vm_size(name: str) -> Optional[GpuVmSize]:
+def find_gpu_vm_size(name: str) -> GpuVmSize | None:
     """Look a size up case-insensitively, as Azure treats VM size names."""
     wanted = name.lower()
     for size in GPU_VM_SIZES.values():
@@ -234,7 +231,7 @@ def find_gpu_vm_size(name: str) -> Optional[GpuVmSize]:
     return None
 
 
-def unsupported_reason(name: str) -> Optional[str]:
+def unsupported_reason(name: str) -> str | None:
     wanted = name.lower()
     for size, reason in UNSUPPORTED_GPU_VM_SIZES.items():
         if size.lower() == wanted:

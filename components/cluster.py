@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -29,12 +28,12 @@ class GpuCluster(pulumi.ComponentResource):
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
 
-    def __init__(self, name: str, args: GpuClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("aks-gpu:index:GpuCluster", name, None, opts)
         settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
 
-        cluster: Optional[containerservice.ManagedCluster] = None
+        cluster: containerservice.ManagedCluster | None = None
         if settings.existing_cluster:
             existing = containerservice.get_managed_cluster_output(
                 resource_group_name=settings.existing_cluster.resource_group_name,
@@ -91,9 +90,7 @@ class GpuCluster(pulumi.ComponentResource):
             }
         )
 
-    def _gpu_pool(
-        self, settings: Settings, cluster: Optional[containerservice.ManagedCluster]
-    ) -> pulumi.CustomResource:
+    def _gpu_pool(self, settings: Settings, cluster: containerservice.ManagedCluster | None) -> pulumi.CustomResource:
         props = arm.gpu_pool_properties(settings)
         depends_on: list[pulumi.Resource] = [cluster] if cluster else []
         if settings.managed_gpu:

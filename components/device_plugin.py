@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -28,9 +28,9 @@ class NvidiaDevicePlugin(pulumi.ComponentResource):
     """Creates the GPU namespace and, unless AKS manages the GPU stack, the device plugin."""
 
     namespace_name: pulumi.Output[str]
-    daemonset: Optional[k8s.apps.v1.DaemonSet]
+    daemonset: k8s.apps.v1.DaemonSet | None
 
-    def __init__(self, name: str, args: DevicePluginArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: DevicePluginArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("aks-gpu:index:NvidiaDevicePlugin", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
 
@@ -50,9 +50,7 @@ class NvidiaDevicePlugin(pulumi.ComponentResource):
                 "nvidia-device-plugin",
                 metadata=daemonset["metadata"],
                 spec=daemonset["spec"],
-                opts=pulumi.ResourceOptions.merge(
-                    child, pulumi.ResourceOptions(depends_on=[ns, args.gpu_pool])
-                ),
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[ns, args.gpu_pool])),
             )
         self.register_outputs(
             {

@@ -6,7 +6,8 @@ and validate the result against the Kubernetes OpenAPI schema.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from components import catalog
 
@@ -111,7 +112,7 @@ def sample_job(
     pool_name: str,
     pool_taints: Iterable[str],
     timeout_seconds: int,
-    name: Optional[str] = None,
+    name: str | None = None,
 ) -> dict[str, Any]:
     """The seed's TensorFlow MNIST job: one GPU, restart on failure, onto the GPU pool."""
     labels = {"app": SAMPLE_JOB_NAME, "app.kubernetes.io/part-of": "aks-gpu"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -34,7 +34,7 @@ class SampleGpuJob(pulumi.ComponentResource):
     job_name: pulumi.Output[str]
     job: k8s.batch.v1.Job
 
-    def __init__(self, name: str, args: SampleJobArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: SampleJobArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("aks-gpu:index:SampleGpuJob", name, None, opts)
         job = manifests.sample_job(
             namespace_name=args.namespace,

@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 
 import yaml
 
@@ -68,26 +69,26 @@ class ExistingCluster:
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    location: Optional[str]
-    resource_group_name: Optional[str]
-    cluster_name: Optional[str]
-    kubernetes_version: Optional[str]
+    location: str | None
+    resource_group_name: str | None
+    cluster_name: str | None
+    kubernetes_version: str | None
     system_vm_size: str
     system_node_count: int
     gpu_pool_name: str
     gpu_vm_size: str
     gpus_per_node: int
     gpu_node_count: int
-    autoscale: Optional[Autoscale]
+    autoscale: Autoscale | None
     spot: bool
     spot_max_price: float
     gen2: bool
     gpu_stack: str
     register_preview_features: bool
-    mig_profile: Optional[str]
+    mig_profile: str | None
     gpu_node_taints: tuple[str, ...]
     gpu_node_labels: Mapping[str, str]
-    existing_cluster: Optional[ExistingCluster]
+    existing_cluster: ExistingCluster | None
     namespace: str
     device_plugin_image: str
     sample_job: bool
@@ -131,7 +132,7 @@ def declared_keys(project_file: Path = PROJECT_FILE) -> dict[str, dict[str, Any]
     }
 
 
-def read_settings(today: Optional[date] = None) -> Settings:
+def read_settings(today: date | None = None) -> Settings:
     """Read every declared key from the stack's config and validate it."""
     import pulumi  # imported here so parse_settings stays usable without the engine
 
@@ -164,7 +165,7 @@ class _Reader:
         value = self.values[key]
         return "" if value is None else str(value).strip()
 
-    def optional(self, key: str) -> Optional[str]:
+    def optional(self, key: str) -> str | None:
         return self.string(key) or None
 
     def integer(self, key: str, low: int, high: int, what: str = "") -> int:
@@ -202,7 +203,7 @@ class _Reader:
             try:
                 value = json.loads(value)
             except json.JSONDecodeError:
-                self.fail(key, value, "a list of strings, e.g. [\"a\", \"b\"]")
+                self.fail(key, value, 'a list of strings, e.g. ["a", "b"]')
                 return ()
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self.fail(key, original, "a list of strings")
@@ -216,7 +217,7 @@ class _Reader:
             return allowed[0]
         return value
 
-    def matching(self, key: str, pattern: re.Pattern, allowed: str) -> Optional[str]:
+    def matching(self, key: str, pattern: re.Pattern, allowed: str) -> str | None:
         value = self.optional(key)
         if value is not None and not pattern.match(value):
             self.fail(key, value, allowed)
@@ -229,9 +230,9 @@ class _Reader:
 def parse_settings(
     raw: Mapping[str, Any],
     *,
-    location: Optional[str],
+    location: str | None,
     today: date,
-    declared: Optional[Mapping[str, dict]] = None,
+    declared: Mapping[str, dict] | None = None,
 ) -> Settings:
     """Validate raw config values; raise SettingsError naming every bad key."""
     declared = declared if declared is not None else declared_keys()
@@ -307,8 +308,7 @@ def parse_settings(
         gpu_node_taints=taints,
         gpu_node_labels=_labels(r),
         existing_cluster=existing,
-        namespace=r.matching("gpuNamespace", _DNS_LABEL, "a Kubernetes namespace name (DNS label)")
-        or "gpu-resources",
+        namespace=r.matching("gpuNamespace", _DNS_LABEL, "a Kubernetes namespace name (DNS label)") or "gpu-resources",
         device_plugin_image=r.matching("devicePluginImage", _IMAGE, "a container image reference")
         or catalog.DEVICE_PLUGIN_IMAGE,
         sample_job=r.boolean("sampleJob"),
@@ -329,7 +329,7 @@ def parse_settings(
     return settings
 
 
-def _existing_cluster(r: _Reader) -> Optional[ExistingCluster]:
+def _existing_cluster(r: _Reader) -> ExistingCluster | None:
     name = r.matching("existingClusterName", _CLUSTER_NAME, "an AKS cluster name")
     group = r.matching("existingClusterResourceGroup", _RESOURCE_GROUP_NAME, "a resource group name")
     if bool(name) != bool(group):
@@ -356,9 +356,7 @@ def _gpu_stack(r: _Reader) -> str:
     return r.choice("gpuStack", (DEVICE_PLUGIN_STACK, MANAGED_STACK))
 
 
-def _gpu_vm_size(
-    r: _Reader, location: Optional[str], today: date
-) -> tuple[str, Optional[catalog.GpuVmSize]]:
+def _gpu_vm_size(r: _Reader, location: str | None, today: date) -> tuple[str, catalog.GpuVmSize | None]:
     value = r.string("gpuVmSize")
     size = catalog.find_gpu_vm_size(value)
     if size is not None:
@@ -379,7 +377,7 @@ def _gpu_vm_size(
     return value, None
 
 
-def _gpus_per_node(r: _Reader, vm_size: str, size: Optional[catalog.GpuVmSize]) -> int:
+def _gpus_per_node(r: _Reader, vm_size: str, size: catalog.GpuVmSize | None) -> int:
     given = r.integer("gpusPerNode", 0, 16, "0 (take it from the catalog) or a whole number from 1 to 16")
     if size is None:
         if given == 0:
@@ -395,7 +393,7 @@ def _gpus_per_node(r: _Reader, vm_size: str, size: Optional[catalog.GpuVmSize]) 
     return size.gpus_per_node
 
 
-def _autoscale(r: _Reader, gpu_stack: str) -> Optional[Autoscale]:
+def _autoscale(r: _Reader, gpu_stack: str) -> Autoscale | None:
     min_count = r.integer("gpuMinCount", 0, 1000)
     max_count = r.integer("gpuMaxCount", 0, 1000, "0 (autoscaler off) or a whole number from 1 to 1000")
     if max_count == 0:
@@ -422,7 +420,7 @@ def _spot_max_price(r: _Reader, spot: bool) -> float:
     return price
 
 
-def _mig_profile(r: _Reader, size: Optional[catalog.GpuVmSize]) -> Optional[str]:
+def _mig_profile(r: _Reader, size: catalog.GpuVmSize | None) -> str | None:
     profile = r.optional("gpuMigProfile")
     if profile is None:
         return None

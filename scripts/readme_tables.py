@@ -1,7 +1,7 @@
 """Keeps the README's config and GPU size tables true to Pulumi.yaml and the catalog.
 
-    python scripts/readme_tables.py          # rewrite the tables in README.md
-    python scripts/readme_tables.py --check  # exit 1 if they are stale (the tests run this)
+python scripts/readme_tables.py          # rewrite the tables in README.md
+python scripts/readme_tables.py --check  # exit 1 if they are stale (the tests run this)
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ def _cell(text: str) -> str:
 
 def config_table() -> str:
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
-    rows.append("| `azure-native:location` | string | (none) | Azure region of a new cluster; the dev stack uses eastus. |")
+    rows.append(
+        "| `azure-native:location` | string | (none) | Azure region of a new cluster; the dev stack uses eastus. |"
+    )
     for key, spec in declared_keys().items():
         default = json.dumps(spec["default"]) if spec["type"] == "array" else repr(spec["default"]).strip("'")
         default = f"`{default}`" if default != "" else "(empty)"
@@ -62,7 +64,8 @@ def render(text: str) -> str:
         pattern = re.compile(rf"(<!-- {marker}:start -->\n).*?(<!-- {marker}:end -->)", re.S)
         if not pattern.search(text):
             raise SystemExit(f"README.md has no <!-- {marker}:start --> / <!-- {marker}:end --> markers")
-        text = pattern.sub(lambda m: m.group(1) + build() + "\n" + m.group(2), text)
+        table = build()
+        text = pattern.sub(lambda m, table=table: m.group(1) + table + "\n" + m.group(2), text)
     return text
 
 

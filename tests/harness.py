@@ -15,7 +15,7 @@ import json
 import logging
 import runpy
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 import yaml
@@ -73,7 +73,7 @@ class Run:
     def all(self, type_: str) -> list[Registered]:
         return [r for r in self.resources if r.type == type_]
 
-    def one(self, type_: str, name: Optional[str] = None) -> Registered:
+    def one(self, type_: str, name: str | None = None) -> Registered:
         found = [r for r in self.all(type_) if name is None or r.name == name]
         assert len(found) == 1, f"expected one {type_} {name or ''}, found {[r.name for r in found]}"
         return found[0]
@@ -99,7 +99,7 @@ def unwrap(value: Any) -> Any:
     return value
 
 
-def stack_config(stack: Optional[str] = "dev", overrides: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+def stack_config(stack: str | None = "dev", overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Config values keyed by full name, merged as the CLI merges them."""
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     values: dict[str, Any] = {
@@ -190,9 +190,7 @@ class _Warnings(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def run_program(
-    overrides: Optional[dict[str, Any]] = None, *, stack: Optional[str] = "dev", preview: bool = False
-) -> Run:
+def run_program(overrides: dict[str, Any] | None = None, *, stack: str | None = "dev", preview: bool = False) -> Run:
     """Run __main__.py once for the given stack file and config overrides."""
     config = stack_config(stack, overrides)
     pulumi.runtime.set_all_config({key: _engine_form(value) for key, value in config.items()})
@@ -202,7 +200,9 @@ def run_program(
     warnings = _Warnings()
     logger = logging.getLogger(f"aks-gpu-test-{id(monitor)}")
     logger.addHandler(warnings)
-    pulumi.runtime.set_mocks(mock, project=PROJECT, stack=stack or "test", preview=preview, monitor=monitor, logger=logger)
+    pulumi.runtime.set_mocks(
+        mock, project=PROJECT, stack=stack or "test", preview=preview, monitor=monitor, logger=logger
+    )
     # set_mocks installs a placeholder stack; the real entry point makes its own.
     runtime_settings.ROOT.set(None)
     try:

@@ -21,13 +21,20 @@ def test_tolerations_follow_taints():
         "value": "gpu",
         "effect": "NoSchedule",
     }
-    assert manifests.toleration_for("dedicated:NoExecute") == {"key": "dedicated", "operator": "Exists", "effect": "NoExecute"}
+    assert manifests.toleration_for("dedicated:NoExecute") == {
+        "key": "dedicated",
+        "operator": "Exists",
+        "effect": "NoExecute",
+    }
     assert manifests.toleration_for("nvidia.com/gpu=present:PreferNoSchedule")["key"] == "nvidia.com/gpu"
 
 
 def rendered() -> list[dict]:
     daemonset = manifests.device_plugin_daemonset(
-        namespace_name="gpu-resources", image="nvcr.io/nvidia/k8s-device-plugin:v0.18.0", pool_name="gpu", pool_taints=TAINTS
+        namespace_name="gpu-resources",
+        image="nvcr.io/nvidia/k8s-device-plugin:v0.18.0",
+        pool_name="gpu",
+        pool_taints=TAINTS,
     )
     job = manifests.sample_job(
         namespace_name="gpu-resources",

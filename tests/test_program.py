@@ -78,7 +78,11 @@ def test_gpu_pool_is_a_separate_agent_pool_the_cluster_does_not_fight(dev):
 
 
 def test_children_are_parented_to_their_components(dev):
-    parents = {r.name: dev.by_urn(r.parent).type for r in dev.resources if r.parent and "::pulumi:pulumi:Stack::" not in r.parent}
+    parents = {
+        r.name: dev.by_urn(r.parent).type
+        for r in dev.resources
+        if r.parent and "::pulumi:pulumi:Stack::" not in r.parent
+    }
     assert parents["cluster"] == "aks-gpu:index:GpuCluster"
     assert parents["gpu-pool"] == "aks-gpu:index:GpuCluster"
     assert parents["aks"] == "aks-gpu:index:GpuCluster"
@@ -107,7 +111,9 @@ def test_device_plugin_keeps_the_seed_intent_and_tolerates_the_pool(dev):
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
     assert {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"} in pod["tolerations"]
     terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-    assert {"key": "kubernetes.azure.com/accelerator", "operator": "In", "values": ["nvidia"]} in terms[0]["matchExpressions"]
+    assert {"key": "kubernetes.azure.com/accelerator", "operator": "In", "values": ["nvidia"]} in terms[0][
+        "matchExpressions"
+    ]
     assert daemonset.plain_inputs["metadata"]["namespace"] == "gpu-resources"
     assert depends_on(dev, daemonset, AGENT_POOL)
 
@@ -228,7 +234,12 @@ def test_spot_autoscaled_pool_tolerates_the_spot_taint():
     assert pool.ignore_changes == ["count"]
     # AKS adds the spot taint itself; declaring it would show a diff on every refresh.
     assert props["nodeTaints"] == ["sku=gpu:NoSchedule"]
-    spot = {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot", "effect": "NoSchedule"}
+    spot = {
+        "key": "kubernetes.azure.com/scalesetpriority",
+        "operator": "Equal",
+        "value": "spot",
+        "effect": "NoSchedule",
+    }
     assert spot in pod_spec(run.one(DAEMONSET))["tolerations"]
     assert spot in pod_spec(run.one(JOB))["tolerations"]
     assert run.output("expectedGpus") == 0

@@ -59,7 +59,7 @@ def test_vm_size_lookup_is_case_insensitive_and_canonicalised():
 )
 def test_retired_sizes_are_refused_with_date_and_successor(size, retired, successor):
     message = problems(gpuVmSize=size)
-    assert f"aks-gpu:gpuVmSize = \"{size}\"" in message
+    assert f'aks-gpu:gpuVmSize = "{size}"' in message
     assert retired in message and successor in message
 
 
