@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import manifests
+from components.verification import SampleJobResult
 
 # A first pull of the multi-gigabyte TensorFlow image plus, on an autoscaled
 # pool, a GPU node scaling up from zero, fits well inside this.
@@ -18,6 +19,8 @@ JOB_TIMEOUT_SECONDS = 1800
 @dataclasses.dataclass
 class SampleJobArgs:
     provider: k8s.Provider
+    # Read by the job-result check after the Job completed.
+    kubeconfig: pulumi.Input[str]
     namespace: str
     image: str
     args: Sequence[str]
@@ -33,6 +36,7 @@ class SampleGpuJob(pulumi.ComponentResource):
 
     job_name: pulumi.Output[str]
     job: k8s.batch.v1.Job
+    result: pulumi.Output[dict]
 
     def __init__(self, name: str, args: SampleJobArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("aks-gpu:index:SampleGpuJob", name, None, opts)
@@ -51,4 +55,15 @@ class SampleGpuJob(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on)),
         )
         self.job_name = self.job.metadata.name
-        self.register_outputs({"jobName": self.job_name})
+        # pulumi-kubernetes returns once the Job completed; this reads what it printed.
+        result = SampleJobResult(
+            "sample-job-result",
+            {
+                "kubeconfig": pulumi.Output.secret(args.kubeconfig),
+                "namespace": args.namespace,
+                "jobName": self.job_name,
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.job], additional_secret_outputs=["kubeconfig"]),
+        )
+        self.result = result.result
+        self.register_outputs({"jobName": self.job_name, "result": self.result})

@@ -113,6 +113,23 @@ class Settings:
         return self.gpu_node_taints + extra
 
     @property
+    def scales_from_zero(self) -> bool:
+        return self.autoscale is not None and self.autoscale.min_count == 0
+
+    @property
+    def verification_expected_gpus(self) -> int:
+        """GPUs the verification waits for.
+
+        A pool autoscaled from zero has no node until a pod asks for a GPU. Then
+        the sample job is that pod: verification runs beside it (not before it, which
+        would deadlock) and waits for the one node it brings. Without a sample job,
+        nothing scales the pool up and verification only records what is there.
+        """
+        if self.scales_from_zero:
+            return self.gpus_per_node if self.sample_job else 0
+        return self.expected_gpus
+
+    @property
     def expected_gpus(self) -> int:
         """`nvidia.com/gpu` the pool should advertise when it is at its floor."""
         nodes = self.autoscale.min_count if self.autoscale else self.gpu_node_count

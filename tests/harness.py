@@ -44,6 +44,12 @@ current-context: aks
 """
 
 
+DYNAMIC_OUTPUTS = {
+    "gpu-capacity": {"verifiedGpus": 7, "gpuNodes": [{"name": "aks-gpu-0", "capacity": 7, "allocatable": 7}]},
+    "sample-job-result": {"result": {"status": "Complete", "accuracy": 0.97, "step": 490, "lastLines": []}},
+}
+
+
 @dataclasses.dataclass
 class Registered:
     type: str
@@ -56,6 +62,8 @@ class Registered:
     replace_on_changes: list[str]
     delete_before_replace: bool
     retain_on_delete: bool
+    additional_secret_outputs: list[str]
+    custom_timeouts: dict[str, str]
     inputs: dict[str, Any]
 
     @property
@@ -133,6 +141,10 @@ class _Mocks(pulumi.runtime.Mocks):
             state["name"] = args.inputs.get("resourceName") or f"{args.name}-4d5e6f"
         elif args.typ == "azure-native:containerservice:AgentPool":
             state["name"] = args.inputs.get("agentPoolName")
+        elif args.typ == "pulumi-python:dynamic:Resource":
+            # Distinctive values, so tests can see that outputs are wired through
+            # (what the checks really return is tested against a live test API server).
+            state.update(DYNAMIC_OUTPUTS.get(args.name, {}))
         elif args.typ.startswith("kubernetes:") and "metadata" in args.inputs:
             metadata = dict(args.inputs["metadata"])
             metadata.setdefault("name", f"{args.name}-7g8h9i")
@@ -170,6 +182,11 @@ class _RecordingMonitor(mocks.MockMonitor):
                     replace_on_changes=list(request.replaceOnChanges),
                     delete_before_replace=request.deleteBeforeReplace,
                     retain_on_delete=request.retainOnDelete,
+                    additional_secret_outputs=list(request.additionalSecretOutputs),
+                    custom_timeouts={
+                        "create": request.customTimeouts.create,
+                        "update": request.customTimeouts.update,
+                    },
                     inputs=rpc.deserialize_properties(request.object),
                 )
             )
