@@ -16,7 +16,7 @@ VM size, the plugin image, the Job), not on every `up`: a drift check with
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 import pulumi.dynamic as dynamic
@@ -102,14 +102,14 @@ class GpuCapacityCheck(dynamic.Resource):
     verifiedGpus: pulumi.Output[int]
     gpuNodes: pulumi.Output[list]
 
-    def __init__(self, name: str, props: dict[str, Any], opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
         super().__init__(GpuCapacityCheckProvider(), name, props, opts)
 
 
 class SampleJobResult(dynamic.Resource):
     result: pulumi.Output[dict]
 
-    def __init__(self, name: str, props: dict[str, Any], opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
         super().__init__(SampleJobResultProvider(), name, {**props, "result": None}, opts)
 
 
@@ -132,7 +132,7 @@ class GpuVerification(pulumi.ComponentResource):
     gpu_nodes: pulumi.Output[list]
     check: GpuCapacityCheck
 
-    def __init__(self, name: str, args: GpuVerificationArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: GpuVerificationArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("aks-gpu:index:GpuVerification", name, None, opts)
         self.check = GpuCapacityCheck(
             "gpu-capacity",

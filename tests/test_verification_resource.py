@@ -129,7 +129,9 @@ def test_capacity_check_create_fails_when_gpus_fall_short():
     from components.verify import GpuTimeoutError
 
     with KubeApiServer() as server:
-        server.put_node(gpu_node("aks-gpu-0", capacity=1, allocatable=0, labels={"kubernetes.azure.com/agentpool": "gpu"}))
+        server.put_node(
+            gpu_node("aks-gpu-0", capacity=1, allocatable=0, labels={"kubernetes.azure.com/agentpool": "gpu"})
+        )
         props = {
             "kubeconfig": server.kubeconfig(),
             "expectedGpus": 1,
@@ -154,7 +156,11 @@ def test_job_result_create_reads_the_accuracy():
             created="2026-11-29T10:00:00Z",
             log=log,
         )
-        props = {"kubeconfig": server.kubeconfig(), "namespace": "gpu-resources", "jobName": "samples-tf-mnist-demo-abc"}
+        props = {
+            "kubeconfig": server.kubeconfig(),
+            "namespace": "gpu-resources",
+            "jobName": "samples-tf-mnist-demo-abc",
+        }
         result = SampleJobResultProvider().create(props)
     assert result.outs["result"]["status"] == "Complete"
     assert result.outs["result"]["accuracy"] == 0.9494
