@@ -54,14 +54,14 @@ class GpuCapacityCheckProvider(_Provider):
         # Imported here: this runs in Pulumi's dynamic provider process.
         from components import verify
 
-        api = verify.api_client_from_kubeconfig(props["kubeconfig"])
-        report = verify.wait_for_gpus(
-            api,
-            expected=int(props["expectedGpus"]),
-            timeout=float(props["timeoutSeconds"]),
-            selector=props["selector"],
-            progress=lambda line: pulumi.log.info(line),
-        )
+        with verify.api_client_from_kubeconfig(props["kubeconfig"]) as api:
+            report = verify.wait_for_gpus(
+                api,
+                expected=int(props["expectedGpus"]),
+                timeout=float(props["timeoutSeconds"]),
+                selector=props["selector"],
+                progress=lambda line: pulumi.log.info(line),
+            )
         summary = report.to_dict()
         outs = {k: v for k, v in props.items() if k not in _NOT_A_TRIGGER}
         outs.update(verifiedGpus=summary["verifiedGpus"], gpuNodes=summary["nodes"])
@@ -72,8 +72,8 @@ class SampleJobResultProvider(_Provider):
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         from components import verify
 
-        api = verify.api_client_from_kubeconfig(props["kubeconfig"])
-        result = verify.read_job_result(api, props["namespace"], props["jobName"])
+        with verify.api_client_from_kubeconfig(props["kubeconfig"]) as api:
+            result = verify.read_job_result(api, props["namespace"], props["jobName"])
         outs = {k: v for k, v in props.items() if k not in _NOT_A_TRIGGER}
         outs["result"] = result
         return dynamic.CreateResult(id_=f"{props['namespace']}/{props['jobName']}", outs=outs)

@@ -1,4 +1,4 @@
-"""Keeps the README's config and GPU size tables true to Pulumi.yaml and the catalog.
+"""Keeps the README's tables true to Pulumi.yaml, the catalog and the latest benchmark.
 
 python scripts/readme_tables.py          # rewrite the tables in README.md
 python scripts/readme_tables.py --check  # exit 1 if they are stale (the tests run this)
@@ -56,7 +56,13 @@ def gpu_size_table() -> str:
     return "\n".join(rows)
 
 
-TABLES = {"config-table": config_table, "gpu-size-table": gpu_size_table}
+def benchmark_results() -> str:
+    """The latest figures as benchmarks/verify_benchmark.py wrote them, headline removed."""
+    text = (ROOT / "benchmarks" / "RESULTS.md").read_text()
+    return text.split("\n", 1)[1].strip()
+
+
+TABLES = {"config-table": config_table, "gpu-size-table": gpu_size_table, "benchmark": benchmark_results}
 
 
 def render(text: str) -> str:

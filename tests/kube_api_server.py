@@ -1,0 +1,554 @@
+"""A small Kubernetes API server for tests and benchmarks, on 127.0.0.1.
+
+It serves the few endpoints `components.verify` uses, over real HTTP (or HTTPS
+with client certificates), so the official `kubernetes` client is exercised as
+it is against a cluster:
+
+- GET /api/v1/nodes: list with labelSelector (equality terms), limit/continue
+  and resourceVersion; watch=true streams newline-delimited JSON events with
+  chunked transfer encoding, from the requested resourceVersion, with
+  BOOKMARK events when allowWatchBookmarks=true.
+- GET /apis/batch/v1/namespaces/{ns}/jobs/{name}
+- GET /api/v1/namespaces/{ns}/pods?labelSelector=...
+- GET /api/v1/namespaces/{ns}/pods/{name}/log (tailLines)
+
+Tests change nodes while watches are open and inject faults: transient
+errors, a watch stream cut mid-way, 410 Gone on a watch resume, 401/403.
+Every request is recorded so tests can count them.
+
+Simplifications: a paginated list is served from the current state rather than
+a snapshot, and only equality selectors (=, ==, !=) are understood.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+
+DEFAULT_TOKEN = "test-token-4f9c2e7a1b"
+GPU_LABELS = {"kubernetes.azure.com/accelerator": "nvidia"}
+NODES_PATH = "/api/v1/nodes"
+
+
+def gpu_node(
+    name: str,
+    capacity: int = 1,
+    allocatable: int | None = None,
+    *,
+    product: str | None = "NVIDIA-Tesla-T4",
+    vm_size: str | None = "Standard_NC4as_T4_v3",
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A GPU node as AKS shows it; `allocatable` defaults to `capacity`."""
+    node_labels = {**GPU_LABELS, **(labels or {})}
+    if product:
+        node_labels["nvidia.com/gpu.product"] = product
+    if vm_size:
+        node_labels["node.kubernetes.io/instance-type"] = vm_size
+    gpus = {"nvidia.com/gpu": str(capacity)} if capacity else {}
+    free = capacity if allocatable is None else allocatable
+    return _node(
+        name,
+        node_labels,
+        capacity={"cpu": "4", "memory": "28Gi", **gpus},
+        allocatable={"cpu": "3860m", "memory": "24Gi", **({"nvidia.com/gpu": str(free)} if gpus else {})},
+    )
+
+
+def cpu_node(name: str) -> dict[str, Any]:
+    """A system-pool node: not matched by the GPU selector."""
+    labels = {"kubernetes.azure.com/agentpool": "system", "node.kubernetes.io/instance-type": "Standard_D4ds_v5"}
+    return _node(name, labels, capacity={"cpu": "4"}, allocatable={"cpu": "3860m"})
+
+
+def _node(name: str, labels: dict[str, str], capacity: dict[str, str], allocatable: dict[str, str]) -> dict[str, Any]:
+    return {
+        "kind": "Node",
+        "apiVersion": "v1",
+        "metadata": {"name": name, "labels": labels, "uid": f"uid-{name}"},
+        "status": {"capacity": capacity, "allocatable": allocatable},
+    }
+
+
+def selector_matches(selector: str | None, labels: dict[str, str]) -> bool:
+    """Whether `labels` satisfy a comma-separated equality label selector."""
+    for term in filter(None, (selector or "").split(",")):
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            if labels.get(key.strip()) == value.strip():
+                return False
+            continue
+        key, value = term.replace("==", "=").split("=", 1)
+        if labels.get(key.strip()) != value.strip():
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class Request:
+    path: str
+    query: dict[str, str]
+
+    @property
+    def is_watch(self) -> bool:
+        return self.query.get("watch") == "true"
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One entry of the watch history; BOOKMARKs carry no object change."""
+
+    resource_version: int
+    type: str
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+
+
+@dataclass
+class _Faults:
+    failures: list[tuple[str, int]] = field(default_factory=list)
+    denied: int | None = None
+    drop_watch_after: int | None = None
+    gone: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files for serving HTTPS and requiring a client certificate."""
+
+    ca_cert: str
+    server_cert: str
+    server_key: str
+
+
+class KubeApiServer:
+    """Start with `with KubeApiServer() as server:` (or start()/stop())."""
+
+    def __init__(self, token: str | None = DEFAULT_TOKEN, tls: TlsFiles | None = None) -> None:
+        self.token = token
+        self._tls = tls
+        self._lock = threading.Condition()
+        self._nodes: dict[str, dict[str, Any]] = {}
+        self._history: list[_Change] = []
+        self._resource_version = 100
+        self._jobs: dict[tuple[str, str], dict[str, Any]] = {}
+        self._pods: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
+        self._faults = _Faults()
+        self._requests: list[Request] = []
+        self._watches_opened = 0
+        self._stopping = False
+        self._httpd: ThreadingHTTPServer | None = None
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> KubeApiServer:
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        httpd.daemon_threads = True
+        if self._tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=self._tls.ca_cert)
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_cert_chain(self._tls.server_cert, self._tls.server_key)
+            httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+        self._httpd = httpd
+        threading.Thread(target=httpd.serve_forever, args=(0.05,), name="kube-api-server", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+            self._lock.notify_all()
+        if self._httpd:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+
+    def __enter__(self) -> KubeApiServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._httpd, "server not started"
+        scheme = "https" if self._tls else "http"
+        return f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def kubeconfig(
+        self,
+        token: str | None = None,
+        *,
+        ca_data: bytes | None = None,
+        client_cert_data: bytes | None = None,
+        client_key_data: bytes | None = None,
+    ) -> str:
+        """Kubeconfig YAML for this server; the token defaults to the server's."""
+        cluster: dict[str, Any] = {"server": self.url}
+        user: dict[str, Any] = {}
+        if token or self.token:
+            user["token"] = token or self.token
+        for key, data, target in (
+            ("certificate-authority-data", ca_data, cluster),
+            ("client-certificate-data", client_cert_data, user),
+            ("client-key-data", client_key_data, user),
+        ):
+            if data:
+                target[key] = base64.b64encode(data).decode()
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "test", "cluster": cluster}],
+            "users": [{"name": "tester", "user": user}],
+            "contexts": [{"name": "test", "context": {"cluster": "test", "user": "tester"}}],
+            "current-context": "test",
+        }
+        return yaml.safe_dump(config)
+
+    # --- state ---------------------------------------------------------------------
+
+    def put_nodes(self, nodes: Iterable[dict[str, Any]]) -> str:
+        """Add or replace nodes (one resourceVersion each); returns the last one."""
+        with self._lock:
+            for node in nodes:
+                name = node["metadata"]["name"]
+                old = self._nodes.get(name)
+                self._nodes[name] = self._record("MODIFIED" if old else "ADDED", old, node)
+            self._lock.notify_all()
+            return str(self._resource_version)
+
+    def put_node(self, node: dict[str, Any]) -> str:
+        return self.put_nodes([node])
+
+    def delete_node(self, name: str) -> str:
+        with self._lock:
+            self._record("DELETED", self._nodes.pop(name), None)
+            self._lock.notify_all()
+            return str(self._resource_version)
+
+    def bookmark(self) -> None:
+        """Send a BOOKMARK with the current resourceVersion to open watches."""
+        with self._lock:
+            self._history.append(_Change(self._resource_version, "BOOKMARK", None, None))
+            self._lock.notify_all()
+
+    def _record(self, event_type: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:
+        """Append a change at the next resourceVersion; returns the stored object."""
+        self._resource_version += 1
+        # Stamp a copy: callers may reuse the dict they passed in.
+        stored = json.loads(json.dumps(new if new is not None else old))
+        stored["metadata"]["resourceVersion"] = str(self._resource_version)
+        if new is None:  # a DELETED event carries the last state, at the deletion's version
+            self._history.append(_Change(self._resource_version, event_type, stored, None))
+        else:
+            self._history.append(_Change(self._resource_version, event_type, old, stored))
+        return stored
+
+    def put_job(self, namespace: str, name: str, conditions: list[dict[str, str]]) -> None:
+        self._jobs[(namespace, name)] = {
+            "kind": "Job",
+            "apiVersion": "batch/v1",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"template": {"spec": {"containers": [], "restartPolicy": "Never"}}},
+            "status": {"conditions": [{"lastTransitionTime": "2026-01-01T00:00:00Z", **c} for c in conditions]},
+        }
+
+    def put_pod(self, namespace: str, name: str, *, job: str, phase: str, created: str, log: str) -> None:
+        pod = {
+            "kind": "Pod",
+            "apiVersion": "v1",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": {"job-name": job, "batch.kubernetes.io/job-name": job},
+                "creationTimestamp": created,
+            },
+            "spec": {"containers": [{"name": "main", "image": "sample"}]},
+            "status": {"phase": phase},
+        }
+        self._pods[(namespace, name)] = (pod, log)
+
+    # --- faults ------------------------------------------------------------------
+
+    def fail_next(self, count: int, status: int = 500, path: str = NODES_PATH) -> None:
+        """Answer the next `count` requests to `path` with `status`."""
+        with self._lock:
+            self._faults.failures.extend([(path, status)] * count)
+
+    def deny(self, status: int | None) -> None:
+        """Answer every request with 401 or 403 (None stops it)."""
+        self._faults.denied = status
+
+    def drop_next_watch(self, after_events: int = 0) -> None:
+        """Cut the next watch stream after it delivered `after_events` events."""
+        self._faults.drop_watch_after = after_events
+
+    def expire_watch_from(self, resource_version: str, as_event: bool = True) -> None:
+        """Answer the next watch from `resource_version` with 410 Gone, as an
+        ERROR event in a 200 stream (what the API server does) or as HTTP 410."""
+        self._faults.gone[resource_version] = as_event
+
+    # --- observations ------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[Request]:
+        with self._lock:
+            return list(self._requests)
+
+    def count(self, path: str = NODES_PATH, *, watch: bool | None = None) -> int:
+        return sum(1 for r in self.requests if r.path == path and watch in (None, r.is_watch))
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+        with self._lock:
+            if not self._lock.wait_for(condition, timeout):
+                raise AssertionError("the test server did not reach the expected state")
+
+    def wait_for_watch(self, number: int = 1, timeout: float = 10.0) -> None:
+        """Block until the `number`-th watch stream since the start is open."""
+        self.wait_until(lambda: self._watches_opened >= number, timeout)
+
+    # --- request handling (called from the handler threads) -------------------
+
+    def _admit(self, request: Request, authorization: str | None) -> tuple[int, str] | None:
+        """Record the request; return an error (status, reason) to answer with, if any."""
+        with self._lock:
+            self._requests.append(request)
+            self._lock.notify_all()
+            if self.token and authorization != f"Bearer {self.token}":
+                return 401, "Unauthorized"
+            if self._faults.denied:
+                return self._faults.denied, HTTPStatus(self._faults.denied).phrase
+            for index, (path, status) in enumerate(self._faults.failures):
+                if path == request.path:
+                    del self._faults.failures[index]
+                    return status, "injected failure"
+        return None
+
+    def _list_nodes(self, query: dict[str, str]) -> dict[str, Any]:
+        with self._lock:
+            snapshot = self._resource_version
+            matching = sorted(
+                (
+                    n
+                    for n in self._nodes.values()
+                    if selector_matches(query.get("labelSelector"), n["metadata"]["labels"])
+                ),
+                key=lambda n: n["metadata"]["name"],
+            )
+        offset, snapshot = _decode_continue(query.get("continue"), snapshot)
+        limit = int(query.get("limit") or 0) or len(matching)
+        page = matching[offset : offset + limit]
+        metadata: dict[str, Any] = {"resourceVersion": str(snapshot)}
+        if offset + limit < len(matching):
+            metadata["continue"] = _encode_continue(offset + limit, snapshot)
+            metadata["remainingItemCount"] = len(matching) - offset - limit
+        return {"kind": "NodeList", "apiVersion": "v1", "metadata": metadata, "items": page}
+
+    def _watch_start(self, resource_version: str) -> tuple[int, bool | None]:
+        """History index to stream from, and whether (and how) to answer 410."""
+        with self._lock:
+            gone = self._faults.gone.pop(resource_version, None)
+            since = int(resource_version)
+            start = next((i for i, c in enumerate(self._history) if c.resource_version > since), len(self._history))
+            return start, gone
+
+    def _next_events(self, cursor: int, until: float, query: dict[str, str]) -> tuple[int, list[dict[str, Any]]] | None:
+        """Wait for history past `cursor`; None when the watch should end."""
+        with self._lock:
+            self._lock.wait_for(
+                lambda: self._stopping or len(self._history) > cursor, timeout=max(0.0, until - time.monotonic())
+            )
+            if self._stopping or len(self._history) <= cursor:
+                return None
+            changes = self._history[cursor:]
+        events = [e for c in changes if (e := _event_for(c, query)) is not None]
+        return cursor + len(changes), events
+
+    def _watch_opened(self) -> None:
+        with self._lock:
+            self._watches_opened += 1
+            self._lock.notify_all()
+
+    def _take_drop(self) -> int | None:
+        with self._lock:
+            after, self._faults.drop_watch_after = self._faults.drop_watch_after, None
+            return after
+
+
+def _event_for(change: _Change, query: dict[str, str]) -> dict[str, Any] | None:
+    """The event a watcher with this query sees for a change, as the API server
+    does it: an object leaving the selection is DELETED, one entering is ADDED."""
+    if change.type == "BOOKMARK":
+        if query.get("allowWatchBookmarks") != "true":
+            return None
+        metadata = {"resourceVersion": str(change.resource_version)}
+        return {"type": "BOOKMARK", "object": {"kind": "Node", "apiVersion": "v1", "metadata": metadata}}
+    selector = query.get("labelSelector")
+    was = change.old is not None and selector_matches(selector, change.old["metadata"]["labels"])
+    now = change.new is not None and selector_matches(selector, change.new["metadata"]["labels"])
+    if was and now:
+        return {"type": "MODIFIED", "object": change.new}
+    if now:
+        return {"type": "ADDED", "object": change.new}
+    if was:
+        return {"type": "DELETED", "object": change.new or change.old}
+    return None
+
+
+def _encode_continue(offset: int, snapshot: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset, "rv": snapshot}).encode()).decode()
+
+
+def _decode_continue(token: str | None, current: int) -> tuple[int, int]:
+    if not token:
+        return 0, current
+    decoded = json.loads(base64.urlsafe_b64decode(token))
+    return decoded["offset"], decoded["rv"]
+
+
+def _status(code: int, reason: str, message: str) -> dict[str, Any]:
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
+
+
+def _handler_for(server: KubeApiServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(_Handler):
+        api = server
+
+    return Handler
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Like the real API server (Go sets TCP_NODELAY): a watch event must not
+    # wait for the client's delayed ACK of the previous write.
+    disable_nagle_algorithm = True
+    api: KubeApiServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Quiet: tests read the request log instead."""
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        url = urlsplit(self.path)
+        query = {key: values[-1] for key, values in parse_qs(url.query).items()}
+        request = Request(url.path, query)
+        refusal = self.api._admit(request, self.headers.get("Authorization"))
+        if refusal:
+            status, reason = refusal
+            self._send_json(status, _status(status, reason.replace(" ", ""), f"{reason} ({url.path})"))
+            return
+        self._route(url.path.strip("/").split("/"), query)
+
+    def _route(self, parts: list[str], query: dict[str, str]) -> None:
+        match parts:
+            case ["api", "v1", "nodes"] if query.get("watch") == "true":
+                self._watch_nodes(query)
+            case ["api", "v1", "nodes"]:
+                self._send_json(200, self.api._list_nodes(query))
+            case ["apis", "batch", "v1", "namespaces", namespace, "jobs", name]:
+                self._send_found(self.api._jobs.get((namespace, name)), "jobs", name)
+            case ["api", "v1", "namespaces", namespace, "pods"]:
+                pods = [
+                    pod
+                    for (ns, _), (pod, _) in sorted(self.api._pods.items())
+                    if ns == namespace and selector_matches(query.get("labelSelector"), pod["metadata"]["labels"])
+                ]
+                self._send_json(
+                    200, {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": pods}
+                )
+            case ["api", "v1", "namespaces", namespace, "pods", name, "log"]:
+                self._send_log(self.api._pods.get((namespace, name)), name, query)
+            case _:
+                self._send_json(404, _status(404, "NotFound", "the server could not find the requested resource"))
+
+    def _send_found(self, obj: dict[str, Any] | None, kind: str, name: str) -> None:
+        if obj is None:
+            self._send_json(404, _status(404, "NotFound", f'{kind} "{name}" not found'))
+        else:
+            self._send_json(200, obj)
+
+    def _send_log(self, pod: tuple[dict[str, Any], str] | None, name: str, query: dict[str, str]) -> None:
+        if pod is None:
+            self._send_found(None, "pods", name)
+            return
+        lines = pod[1].splitlines(keepends=True)
+        tail = int(query.get("tailLines") or len(lines))
+        self._send(200, "text/plain", "".join(lines[-tail:] if tail else []).encode())
+
+    def _send_json(self, status: int, body: dict[str, Any]) -> None:
+        self._send(status, "application/json", json.dumps(body).encode())
+
+    def _send(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    # --- watch ---------------------------------------------------------------------
+
+    def _watch_nodes(self, query: dict[str, str]) -> None:
+        if not query.get("resourceVersion"):
+            # The verifier always watches from a list; serving "from now" would hide a bug.
+            self._send_json(400, _status(400, "BadRequest", "test server: watch needs a resourceVersion"))
+            return
+        cursor, gone = self.api._watch_start(query["resourceVersion"])
+        if gone is False:
+            self._send_json(410, _status(410, "Expired", "too old resource version"))
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            if gone:
+                self._write_chunk({"type": "ERROR", "object": _status(410, "Expired", "too old resource version")})
+            else:
+                self._stream(cursor, query)
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except _DroppedStream:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _stream(self, cursor: int, query: dict[str, str]) -> None:
+        until = time.monotonic() + int(query.get("timeoutSeconds") or 1800)
+        drop_after = self.api._take_drop()
+        sent = 0
+        self.api._watch_opened()
+        while True:
+            if sent == drop_after:
+                raise _DroppedStream
+            batch = self.api._next_events(cursor, until, query)
+            if batch is None:
+                return
+            cursor, events = batch
+            for event in events[: None if drop_after is None else drop_after - sent]:
+                self._write_chunk(event)
+                sent += 1
+
+    def _write_chunk(self, event: dict[str, Any]) -> None:
+        data = json.dumps(event).encode() + b"\n"
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+
+class _DroppedStream(Exception):
+    """Raised to cut a watch stream without its terminating chunk."""
