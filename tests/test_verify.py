@@ -448,17 +448,22 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     )
 
 
+def client_certificate_kubeconfig(server: KubeApiServer, tls_files: TlsFiles) -> str:
+    """An AKS-style kubeconfig: inline CA, client certificate and key, no token."""
+    directory = Path(tls_files.ca_cert).parent
+    return server.kubeconfig(
+        ca_data=(directory / "ca.crt").read_bytes(),
+        client_cert_data=(directory / "client.crt").read_bytes(),
+        client_key_data=(directory / "client.key").read_bytes(),
+    )
+
+
 def test_client_certificate_kubeconfig_never_reaches_the_disk(tls_files, tmp_path, monkeypatch):
     # The kubernetes client would put inline certificates and keys into temp files.
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    directory = Path(tls_files.ca_cert).parent
     with KubeApiServer(token=None, tls=tls_files) as server:
         server.put_node(gpu_node("aks-gpu-0"))
-        kubeconfig = server.kubeconfig(
-            ca_data=(directory / "ca.crt").read_bytes(),
-            client_cert_data=(directory / "client.crt").read_bytes(),
-            client_key_data=(directory / "client.key").read_bytes(),
-        )
+        kubeconfig = client_certificate_kubeconfig(server, tls_files)
         with api_client_from_kubeconfig(kubeconfig) as client:
             report = wait_for_gpus(client, 1, RESULT)
 
@@ -470,14 +475,9 @@ def test_without_memory_files_the_key_file_is_removed_at_once(tls_files, tmp_pat
     # macOS has no memfd_create: the key may touch the disk only while ssl loads it.
     monkeypatch.delattr(os, "memfd_create")
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    directory = Path(tls_files.ca_cert).parent
     with KubeApiServer(token=None, tls=tls_files) as server:
         server.put_node(gpu_node("aks-gpu-0"))
-        kubeconfig = server.kubeconfig(
-            ca_data=(directory / "ca.crt").read_bytes(),
-            client_cert_data=(directory / "client.crt").read_bytes(),
-            client_key_data=(directory / "client.key").read_bytes(),
-        )
+        kubeconfig = client_certificate_kubeconfig(server, tls_files)
         with api_client_from_kubeconfig(kubeconfig) as client:
             assert os.listdir(tmp_path) == []
             report = wait_for_gpus(client, 1, RESULT)
