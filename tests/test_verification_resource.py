@@ -94,6 +94,18 @@ def test_diff_ignores_results_and_kubeconfig_and_needs_no_cluster():
     assert provider.diff("id", olds, {**news, "gpuPoolId": "replaced"}).changes is True
 
 
+@pytest.mark.parametrize("provider", [GpuCapacityCheckProvider(), SampleJobResultProvider()])
+def test_what_preview_calls_never_contacts_the_cluster(provider):
+    # `pulumi preview` calls only check and diff on a dynamic provider; create and
+    # update, which read the cluster, run during `pulumi up`.
+    with KubeApiServer() as server:
+        server.put_node(gpu_node("aks-gpu-0", labels={"kubernetes.azure.com/agentpool": "gpu"}))
+        props = {"kubeconfig": server.kubeconfig(), "expectedGpus": 1, "selector": "s", "jobName": "j"}
+        provider.check({}, props)
+        provider.diff("id", props, {**props, "expectedGpus": 2})
+        assert server.requests == []
+
+
 def test_provider_is_serialised_by_reference_without_credentials():
     serialized = pulumi_dynamic.serialize_provider(GpuCapacityCheckProvider())
     assert FAKE_TOKEN not in serialized
@@ -119,6 +131,7 @@ def test_capacity_check_create_reads_the_cluster():
             "gpuNodes": None,
         }
         result = GpuCapacityCheckProvider().create(props)
+        assert server.requests  # create, unlike check and diff, reads the cluster
     assert result.outs["verifiedGpus"] == 1
     assert [node["name"] for node in result.outs["gpuNodes"]] == ["aks-gpu-0"]
     assert "kubeconfig" not in result.outs
