@@ -47,8 +47,8 @@ def rendered() -> list[dict]:
     return [manifests.namespace("gpu-resources"), daemonset, manifests.with_name(job, "samples-tf-mnist-demo-1")]
 
 
-def registered_by_the_program() -> list[dict]:
-    run = run_program({"gpuSpot": True})
+def registered_by_the_program(overrides: dict | None = None) -> list[dict]:
+    run = run_program({"gpuSpot": True, **(overrides or {})})
     objects = []
     for type_ in ("kubernetes:core/v1:Namespace", "kubernetes:apps/v1:DaemonSet", "kubernetes:batch/v1:Job"):
         inputs = run.one(type_).plain_inputs
@@ -61,6 +61,13 @@ def registered_by_the_program() -> list[dict]:
 def test_rendered_objects_are_valid_in_strict_mode(version):
     for obj in rendered() + registered_by_the_program():
         kubernetes_validate.validate(obj, version, strict=True)
+
+
+@pytest.mark.parametrize("kubernetes_version", ["1.31", "1.34.2"])
+def test_objects_are_valid_for_the_configured_cluster_version(kubernetes_version):
+    major_minor = ".".join(kubernetes_version.split(".")[:2])
+    for obj in registered_by_the_program({"kubernetesVersion": kubernetes_version}):
+        kubernetes_validate.validate(obj, f"{major_minor}.0", strict=True)
 
 
 def test_the_schema_check_catches_a_broken_object():
