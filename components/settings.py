@@ -2,7 +2,7 @@
 
 `Pulumi.yaml` is the single declaration of every key, its type and its default;
 this module reads that declaration, so a default is never written twice.
-`parse_settings` is pure (no Pulumi engine needed) so every rule can be tested
+`parse_settings` is pure (no Pulumi engine needed), so every rule can be tested
 directly; it reports every bad value at once, before any resource exists.
 """
 
@@ -16,7 +16,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import yaml
+from pulumi.errors import RunError
 
 from components import catalog
 
@@ -43,8 +45,10 @@ _LABEL_VALUE = re.compile(rf"^(?:{_LABEL_NAME})?$")
 _IMAGE = re.compile(r"^[^\s]+$")
 
 
-class SettingsError(ValueError):
-    """Every problem found in the stack's config, one line each."""
+class SettingsError(RunError, ValueError):
+    """Every problem found in the stack's config, one line each.
+
+    A RunError, so Pulumi prints the message alone rather than a stack trace."""
 
     def __init__(self, problems: list[str]):
         self.problems = problems
@@ -151,8 +155,6 @@ def declared_keys(project_file: Path = PROJECT_FILE) -> dict[str, dict[str, Any]
 
 def read_settings(today: date | None = None) -> Settings:
     """Read every declared key from the stack's config and validate it."""
-    import pulumi  # imported here so parse_settings stays usable without the engine
-
     config = pulumi.Config(PROJECT)
     raw = {key: config.get(key) for key in declared_keys()}
     location = pulumi.Config("azure-native").get("location")
