@@ -5,64 +5,65 @@ Reads the validated settings, composes one component per concern, exports what i
 
 import pulumi
 
-from components import catalog
-from components.cluster import GpuCluster, GpuClusterArgs
-from components.device_plugin import DevicePluginArgs, NvidiaDevicePlugin
-from components.sample_job import SampleGpuJob, SampleJobArgs
-from components.settings import read_settings
-from components.verification import GpuVerification, GpuVerificationArgs
+from aks_gpu.components.device_plugin import DevicePluginArgs, NvidiaDevicePlugin
+from aks_gpu.components.gpu_cluster import GpuCluster, GpuClusterArgs
+from aks_gpu.components.gpu_verification import GpuVerification, GpuVerificationArgs
+from aks_gpu.components.sample_job import SampleGpuJob, SampleJobArgs
+from aks_gpu.config.settings import read_settings
+from aks_gpu.facts.kubernetes import AGENT_POOL_LABEL
 
 settings = read_settings()
+pool, workloads = settings.gpu_pool, settings.workloads
 
-cluster = GpuCluster("aks-gpu", GpuClusterArgs(settings=settings))
+cluster = GpuCluster("aks-gpu", GpuClusterArgs(cluster=settings.cluster, gpu_pool=pool))
 
 plugin = NvidiaDevicePlugin(
     "nvidia-device-plugin",
     DevicePluginArgs(
         provider=cluster.provider,
-        namespace=settings.namespace,
-        image=settings.device_plugin_image,
-        pool_name=settings.gpu_pool_name,
-        pool_taints=settings.pool_taints,
-        install_daemonset=settings.installs_device_plugin,
+        namespace=workloads.namespace,
+        image=workloads.device_plugin_image,
+        pool_name=pool.name,
+        pool_taints=pool.node_taints,
+        install_daemonset=pool.installs_device_plugin,
         gpu_pool=cluster.gpu_pool,
     ),
 )
 
 verification = None
-if settings.verify_gpus:
+if settings.verification.enabled:
     verification = GpuVerification(
         "gpu-verification",
         GpuVerificationArgs(
             kubeconfig=cluster.kubeconfig,
             expected_gpus=settings.verification_expected_gpus,
-            timeout_seconds=settings.verify_timeout_seconds,
-            selector=f"{catalog.AGENT_POOL_LABEL}={settings.gpu_pool_name}",
+            timeout_seconds=settings.verification.timeout_seconds,
+            selector=f"{AGENT_POOL_LABEL}={pool.name}",
             triggers={
                 "gpuPoolId": cluster.gpu_pool.id,
-                "gpuVmSize": settings.gpu_vm_size,
-                "gpuStack": settings.gpu_stack,
-                "devicePluginImage": settings.device_plugin_image if settings.installs_device_plugin else "",
+                "gpuVmSize": pool.vm_size,
+                "gpuStack": pool.gpu_stack,
+                "devicePluginImage": workloads.device_plugin_image if pool.installs_device_plugin else "",
             },
             depends_on=[cluster.gpu_pool, plugin],
         ),
     )
 
 sample = None
-if settings.sample_job:
+if workloads.sample_job:
     # A pool that scales from zero gets its first node because this job asks for a
-    # GPU, so there the job cannot wait for verification (see settings.py).
-    gate = [verification] if verification and not settings.scales_from_zero else []
+    # GPU, so there the job cannot wait for verification (see Settings.verification_expected_gpus).
+    gate = [verification] if verification and not pool.scales_from_zero else []
     sample = SampleGpuJob(
         "sample-gpu-job",
         SampleJobArgs(
             provider=cluster.provider,
             kubeconfig=cluster.kubeconfig,
-            namespace=settings.namespace,
-            image=settings.sample_job_image,
-            args=settings.sample_job_args,
-            pool_name=settings.gpu_pool_name,
-            pool_taints=settings.pool_taints,
+            namespace=workloads.namespace,
+            image=workloads.sample_job_image,
+            args=workloads.sample_job_args,
+            pool_name=pool.name,
+            pool_taints=pool.node_taints,
             depends_on=[cluster.gpu_pool, plugin, *gate],
         ),
     )
@@ -70,9 +71,9 @@ if settings.sample_job:
 pulumi.export("resourceGroupName", cluster.resource_group_name)
 pulumi.export("clusterName", cluster.cluster_name)
 pulumi.export("gpuPoolName", cluster.gpu_pool_name)
-pulumi.export("gpuVmSize", settings.gpu_vm_size)
-pulumi.export("gpuStack", settings.gpu_stack)
-pulumi.export("expectedGpus", settings.expected_gpus)
+pulumi.export("gpuVmSize", pool.vm_size)
+pulumi.export("gpuStack", pool.gpu_stack)
+pulumi.export("expectedGpus", pool.expected_gpus)
 pulumi.export("kubeconfig", cluster.kubeconfig)
 pulumi.export("verifiedGpus", verification.verified_gpus if verification else None)
 pulumi.export("gpuNodes", verification.gpu_nodes if verification else None)

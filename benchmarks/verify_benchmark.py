@@ -30,8 +30,8 @@ sys.path.insert(0, str(REPO))  # run as a script, the repository root is not on 
 
 import kubernetes  # noqa: E402
 
-from components.verify import api_client_from_kubeconfig, wait_for_gpus  # noqa: E402
-from tests.kube_api_server import KubeApiServer, gpu_node  # noqa: E402
+from aks_gpu.verifier import api_client_from_kubeconfig, wait_for_gpus  # noqa: E402
+from tests.support.kube_api_server import KubeApiServer, gpu_node  # noqa: E402
 
 SIZES = (10, 5000)
 REPETITIONS = 20

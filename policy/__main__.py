@@ -112,6 +112,7 @@ def _stack_validation(rule: rules.Rule) -> Callable[[StackValidationArgs, Report
 
 
 def build_policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
+    """One pulumi-policy policy per rule in `rules.RULES`, at the rule's own enforcement level."""
     policies: list[ResourceValidationPolicy | StackValidationPolicy] = []
     for rule in rules.RULES:
         common = {

@@ -23,21 +23,29 @@ adapter replaces pulumi-policy's unknown sentinels with it). Rules skip what is
 unknown: the same rule sees the real value when `pulumi up` registers the
 resource.
 
-The GPU VM size facts come from `components/catalog.py`, the program's single
+The GPU VM size facts come from `aks_gpu/facts/vm_sizes.py`, the program's single
 source for them; this module keeps no list of its own.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pulumi_policy import Secret
 
-from components import catalog
+from aks_gpu.config.project import declared_default
+from aks_gpu.facts import azure, device_plugin, vm_sizes
+from aks_gpu.facts.kubernetes import (
+    ACCELERATOR_LABEL,
+    AGENT_POOL_LABEL,
+    GPU_RESOURCE,
+    HARD_TAINT_EFFECTS,
+    SPOT_TAINT,
+    Taint,
+)
 
 # --- Vocabulary ----------------------------------------------------------------
 
@@ -66,18 +74,12 @@ POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
 }
 DAEMONSET = "kubernetes:apps/v1:DaemonSet"
 
-# The kubelet's device-plugin socket directory: the one hostPath the NVIDIA
-# device plugin needs, and the only one this pack lets any workload mount.
-DEVICE_PLUGIN_HOST_PATH = "/var/lib/kubelet/device-plugins"
-# Matches nvcr.io/nvidia/k8s-device-plugin:v0.18.0 and the seed's
-# mcr.microsoft.com/oss/nvidia/k8s-device-plugin:1.11, tagged or by digest.
-_DEVICE_PLUGIN_IMAGE = re.compile(r"(^|/)k8s-device-plugin(:|@|$)")
-_DEVICE_PLUGIN_NAME = "nvidia-device-plugin"
+# The one hostPath the NVIDIA device plugin needs, and the only one this pack lets any workload mount.
+DEVICE_PLUGIN_HOST_PATH = device_plugin.SOCKET_DIR
 
-# The program's GPU taint. Used only to recognise GPU workloads in a stack that
-# has no GPU pool of its own to read the taints from.
-DEFAULT_GPU_TAINT = "sku=gpu:NoSchedule"
-_HARD_EFFECTS = ("NoSchedule", "NoExecute")
+# The program's GPU taint (its default in Pulumi.yaml). Used only to recognise GPU
+# workloads in a stack that has no GPU pool of its own to read the taints from.
+DEFAULT_GPU_TAINT = declared_default("gpuNodeTaints")[0]
 # Capabilities that amount to a privileged container.
 _PRIVILEGED_CAPABILITIES = {"ALL", "SYS_ADMIN", "CAP_SYS_ADMIN"}
 
@@ -127,6 +129,8 @@ class Violation:
 
 @dataclasses.dataclass(frozen=True)
 class Rule:
+    """One policy: its name, description, level, scope and check (and remediation, for REMEDIATE rules)."""
+
     name: str
     description: str
     enforcement: str
@@ -145,6 +149,7 @@ class Rule:
 
 
 def is_unknown(value: Any) -> bool:
+    """Whether the engine does not know `value` yet (preview)."""
     return value is UNKNOWN
 
 
@@ -196,6 +201,7 @@ def _eq(a: str | None, b: str) -> bool:
 
 
 def today_utc() -> date:
+    """Today's date in UTC, the reference for dated rules."""
     return datetime.now(UTC).date()
 
 
@@ -218,12 +224,13 @@ def _is_agent_pool_resource(props: Mapping[str, Any]) -> bool:
     """
     namespace = _str(props.get("resourceProviderNamespace"))
     resource_type = _str(props.get("resourceType")) or ""
-    if _eq(namespace, catalog.CONTAINER_SERVICE_NAMESPACE) and resource_type.lower().endswith("agentpools"):
+    if _eq(namespace, azure.CONTAINER_SERVICE_NAMESPACE) and resource_type.lower().endswith("agentpools"):
         return True
-    return _eq(_str(props.get("type")), "Microsoft.ContainerService/managedClusters/agentPools")
+    return _eq(_str(props.get("type")), f"{azure.CONTAINER_SERVICE_NAMESPACE}/managedClusters/agentPools")
 
 
 def agent_pools(resource_type: str, props: Mapping[str, Any]) -> list[Pool]:
+    """The agent pools a resource declares: an AgentPool, a generic ARM agent pool, or a cluster's inline pools."""
     if resource_type == AGENT_POOL:
         name = _str(props.get("agentPoolName")) or _str(props.get("name")) or "?"
         return [Pool(name, props, _str(props.get("resourceName")))]
@@ -246,7 +253,7 @@ def is_gpu_pool(fields: Mapping[str, Any]) -> bool:
     """A pool meant for GPUs: an N-series size, a GPU profile, or the GPU label."""
     vm_size = _str(fields.get("vmSize")) or ""
     labels = _mapping(fields.get("nodeLabels"))
-    key, value = catalog.GPU_NODE_LABEL
+    key, value = ACCELERATOR_LABEL
     return (
         vm_size.lower().startswith("standard_n")
         or fields.get("gpuProfile") is not None
@@ -292,23 +299,9 @@ def _gpu_pools(resources: Sequence[Resource]) -> Iterator[tuple[Resource, Pool]]
 # --- Taints and tolerations ----------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Taint:
-    key: str
-    value: str
-    effect: str
-
-    def __str__(self) -> str:
-        return f"{self.key}={self.value}:{self.effect}" if self.value else f"{self.key}:{self.effect}"
-
-
 def parse_taint(text: str) -> Taint | None:
     """AKS's `key=value:Effect` (or `key:Effect`) form; None when malformed."""
-    head, sep, effect = text.rpartition(":")
-    if not sep or not head or effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
-        return None
-    key, _, value = head.partition("=")
-    return Taint(key, value, effect) if key else None
+    return Taint.try_parse(text)
 
 
 def gpu_taints(fields: Mapping[str, Any]) -> list[Taint]:
@@ -317,24 +310,14 @@ def gpu_taints(fields: Mapping[str, Any]) -> list[Taint]:
     taints = []
     for text in _list(fields.get("nodeTaints")):
         taint = parse_taint(_str(text) or "")
-        if taint and taint.effect in _HARD_EFFECTS and str(taint) != catalog.SPOT_TAINT:
+        if taint and taint.effect in HARD_TAINT_EFFECTS and taint != SPOT_TAINT:
             taints.append(taint)
     return taints
 
 
 def tolerates(toleration: Mapping[str, Any], taint: Taint) -> bool:
     """Kubernetes' toleration matching (core/v1 Toleration semantics)."""
-    effect = _str(toleration.get("effect")) or ""
-    if effect and effect != taint.effect:
-        return False
-    key = _str(toleration.get("key")) or ""
-    operator = _str(toleration.get("operator")) or "Equal"
-    if not key:
-        # An empty key with Exists tolerates every taint.
-        return operator == "Exists"
-    if key != taint.key:
-        return False
-    return operator == "Exists" or (_str(toleration.get("value")) or "") == taint.value
+    return taint.tolerated_by({key: _str(toleration.get(key)) for key in ("key", "operator", "value", "effect")})
 
 
 # --- Kubernetes workloads ------------------------------------------------------
@@ -345,6 +328,7 @@ def _base_type(resource_type: str) -> str:
 
 
 def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The pod spec inside a workload's properties, or None for other resource types."""
     path = POD_SPEC_PATHS.get(_base_type(resource_type))
     if path is None:
         return None
@@ -368,7 +352,7 @@ def _workload_name(r_type: str, props: Mapping[str, Any], fallback: str = "") ->
 
 def is_device_plugin(spec: Mapping[str, Any]) -> bool:
     """The NVIDIA device plugin, recognised by its image (labels are easy to copy)."""
-    return any(_DEVICE_PLUGIN_IMAGE.search(_str(c.get("image")) or "") for c in _containers(spec))
+    return any(device_plugin.is_device_plugin_image(_str(c.get("image")) or "") for c in _containers(spec))
 
 
 def looks_like_device_plugin(resource_type: str, props: Mapping[str, Any]) -> bool:
@@ -378,8 +362,8 @@ def looks_like_device_plugin(resource_type: str, props: Mapping[str, Any]) -> bo
     name = _str(_get(props, "metadata", "name")) or ""
     return (
         is_device_plugin(spec)
-        or _str(labels.get("app.kubernetes.io/name")) == _DEVICE_PLUGIN_NAME
-        or _DEVICE_PLUGIN_NAME in name
+        or _str(labels.get("app.kubernetes.io/name")) == device_plugin.NAME
+        or device_plugin.NAME in name
     )
 
 
@@ -401,13 +385,13 @@ def _positive_int(value: Any) -> bool:
 
 def vm_size_problem(vm_size: str, location: str | None, today: date) -> str | None:
     """Why `vm_size` cannot carry the GPU pool on `today` in `location`, or None."""
-    reason = catalog.unsupported_reason(vm_size)
+    reason = vm_sizes.unsupported_reason(vm_size)
     if reason:
         return f"{vm_size} cannot back an AKS GPU pool: {reason}."
-    size = catalog.find_gpu_vm_size(vm_size)
+    size = vm_sizes.find_gpu_vm_size(vm_size)
     if size is None:
         return (
-            f"{vm_size} is not in the GPU VM size catalog (components/catalog.py), so its GPU "
+            f"{vm_size} is not in the GPU VM size catalog (aks_gpu/facts/vm_sizes.py), so its GPU "
             "and retirement date are unknown. Pick a listed size, or add this one to the "
             "catalog with its source."
         )
@@ -432,6 +416,7 @@ def _pools_with_location(resources: Sequence[Resource]) -> Iterator[tuple[Resour
 
 
 def gpu_vm_size_violations(resources: Sequence[Resource], today: date | None = None) -> list[Violation]:
+    """Stack rule: GPU pools whose VM size is unknown, unsupported or retired in the cluster's region."""
     today = today or today_utc()
     violations = []
     for r, pool, location in _pools_with_location(resources):
@@ -445,11 +430,12 @@ def gpu_vm_size_violations(resources: Sequence[Resource], today: date | None = N
 
 
 def gpu_vm_size_retiring_violations(resources: Sequence[Resource], today: date | None = None) -> list[Violation]:
+    """Stack rule (advisory): GPU pools whose VM size retires within RETIREMENT_WARNING_DAYS."""
     today = today or today_utc()
     horizon = today + timedelta(days=RETIREMENT_WARNING_DAYS)
     violations = []
     for r, pool, location in _pools_with_location(resources):
-        size = catalog.find_gpu_vm_size(_str(pool.fields.get("vmSize")) or "")
+        size = vm_sizes.find_gpu_vm_size(_str(pool.fields.get("vmSize")) or "")
         retires = size.retirement_date(location) if size else None
         if size and retires and today < retires <= horizon:
             successor = f" Plan the move to {size.successor}." if size.successor else ""
@@ -467,6 +453,7 @@ def gpu_vm_size_retiring_violations(resources: Sequence[Resource], today: date |
 
 
 def gpu_pool_taint_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """Resource rule: GPU pools without a NoSchedule/NoExecute taint of their own, or with malformed taints."""
     messages = []
     for pool in agent_pools(resource_type, props):
         if not is_gpu_pool(pool.fields):
@@ -493,11 +480,14 @@ def gpu_pool_taint_violations(resource_type: str, props: Mapping[str, Any]) -> l
 
 @dataclasses.dataclass(frozen=True)
 class GpuTargets:
+    """What marks a pod as placed on GPU nodes: the GPU pools' names and their taints."""
+
     pool_names: frozenset[str]
     taints: tuple[Taint, ...]
 
 
 def gpu_targets(resources: Sequence[Resource]) -> GpuTargets:
+    """The stack's GPU pool names and taints (the program's default taint when it has no GPU pool)."""
     names, taints = set(), []
     for _, pool in _gpu_pools(resources):
         names.add(pool.name)
@@ -510,11 +500,11 @@ def gpu_targets(resources: Sequence[Resource]) -> GpuTargets:
 
 
 def _selects_gpu_nodes(key: str, values: Iterable[str], targets: GpuTargets) -> bool:
-    accelerator_key, accelerator = catalog.GPU_NODE_LABEL
+    accelerator_key, accelerator = ACCELERATOR_LABEL
     values = set(values)
     if key == accelerator_key:
         return accelerator in values
-    return key == catalog.AGENT_POOL_LABEL and bool(values & targets.pool_names)
+    return key == AGENT_POOL_LABEL and bool(values & targets.pool_names)
 
 
 def gpu_placement(spec: Mapping[str, Any], targets: GpuTargets) -> str | None:
@@ -531,7 +521,7 @@ def gpu_placement(spec: Mapping[str, Any], targets: GpuTargets) -> str | None:
             values = [_str(v) or "" for v in _list(expr.get("values"))]
             if operator == "In" and _selects_gpu_nodes(key, values, targets):
                 return f"its required node affinity {key} In {values}"
-            if operator == "Exists" and key == catalog.GPU_NODE_LABEL[0]:
+            if operator == "Exists" and key == ACCELERATOR_LABEL[0]:
                 return f"its required node affinity {key} Exists"
     for toleration in map(_mapping, _list(spec.get("tolerations"))):
         for taint in targets.taints:
@@ -548,19 +538,20 @@ def gpu_limit_problem(spec: Mapping[str, Any]) -> str | None:
     for container in _containers(spec, "containers"):
         resources = reveal(container.get("resources"))
         limits = _get(resources, "limits")
-        gpu = _get(limits, catalog.GPU_RESOURCE)
+        gpu = _get(limits, GPU_RESOURCE)
         if any(is_unknown(v) for v in (resources, limits, gpu)) or _positive_int(gpu):
             return None
-        in_requests_only |= _get(resources, "requests", catalog.GPU_RESOURCE) is not None
+        in_requests_only |= _get(resources, "requests", GPU_RESOURCE) is not None
     if in_requests_only:
         return (
-            f"{catalog.GPU_RESOURCE} appears only under resources.requests; Kubernetes takes a GPU "
+            f"{GPU_RESOURCE} appears only under resources.requests; Kubernetes takes a GPU "
             "from resources.limits (and refuses a GPU request without a limit), so set it there"
         )
-    return f"no container sets resources.limits['{catalog.GPU_RESOURCE}']"
+    return f"no container sets resources.limits['{GPU_RESOURCE}']"
 
 
 def gpu_workload_violations(resources: Sequence[Resource], today: date | None = None) -> list[Violation]:
+    """Stack rule: workloads placed on GPU nodes that set no nvidia.com/gpu limit."""
     targets = gpu_targets(resources)
     violations = []
     for r in resources:
@@ -577,7 +568,7 @@ def gpu_workload_violations(resources: Sequence[Resource], today: date | None = 
                 Violation(
                     f"{_workload_name(r.type, r.props, r.name)} is scheduled onto the GPU pool by "
                     f"{placement}, but {problem}. A pod without a GPU limit holds an expensive GPU "
-                    f"node without using its GPU; add limits {{{catalog.GPU_RESOURCE}: 1}} or drop "
+                    f"node without using its GPU; add limits {{{GPU_RESOURCE}: 1}} or drop "
                     "the GPU selector/toleration.",
                     r.urn,
                 )
@@ -589,6 +580,7 @@ def gpu_workload_violations(resources: Sequence[Resource], today: date | None = 
 
 
 def device_plugin_conflict_violations(resources: Sequence[Resource], today: date | None = None) -> list[Violation]:
+    """Stack rule: a device plugin DaemonSet beside an AKS-managed GPU pool."""
     managed = [pool.name for _, pool in _gpu_pools(resources) if is_managed_gpu_pool(pool.fields)]
     if not managed:
         return []
@@ -609,6 +601,7 @@ def device_plugin_conflict_violations(resources: Sequence[Resource], today: date
 
 
 def privilege_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """Resource rule: privileged containers, privilege escalation, SYS_ADMIN/ALL, and hostPath mounts."""
     spec = pod_spec(resource_type, props)
     if spec is None:
         return []
@@ -701,6 +694,7 @@ def remediate_kubeconfig_secret(resource_type: str, raw_props: Mapping[str, Any]
 
 
 def cluster_identity_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """Resource rule: the cluster enables Kubernetes RBAC and runs as a managed identity."""
     if resource_type != MANAGED_CLUSTER:
         return []
     messages = []
@@ -734,7 +728,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         name="gpu-vm-size-not-retired",
         description=(
-            "Each GPU pool uses an NVIDIA GPU VM size from components/catalog.py that AKS supports "
+            "Each GPU pool uses an NVIDIA GPU VM size from aks_gpu/facts/vm_sizes.py that AKS supports "
             "and Azure has not retired in the cluster's region."
         ),
         enforcement=MANDATORY,

@@ -11,11 +11,10 @@ import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from aks_gpu.config.project import declared_keys
+from aks_gpu.facts import vm_sizes as catalog
 
-from components import catalog  # noqa: E402
-from components.settings import declared_keys  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 README = ROOT / "README.md"
 
@@ -25,6 +24,7 @@ def _cell(text: str) -> str:
 
 
 def config_table() -> str:
+    """The README's config table, one row per key declared in Pulumi.yaml."""
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
     rows.append(
         "| `azure-native:location` | string | (none) | Azure region of a new cluster; the dev stack uses eastus. |"
@@ -37,6 +37,7 @@ def config_table() -> str:
 
 
 def gpu_size_table() -> str:
+    """The README's GPU VM size table, from the catalog."""
     rows = [
         "| VM size | GPU | nvidia.com/gpu per node | Gen1 | Gen2 | MIG | retired (successor) |",
         "|---|---|---|---|---|---|---|",
@@ -66,6 +67,7 @@ TABLES = {"config-table": config_table, "gpu-size-table": gpu_size_table, "bench
 
 
 def render(text: str) -> str:
+    """The README text with its generated tables replaced by fresh ones."""
     for marker, build in TABLES.items():
         pattern = re.compile(rf"(<!-- {marker}:start -->\n).*?(<!-- {marker}:end -->)", re.S)
         if not pattern.search(text):
@@ -76,6 +78,7 @@ def render(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    """Rewrite the tables, or with --check exit 1 when they are stale."""
     current = README.read_text()
     wanted = render(current)
     if "--check" in argv:

@@ -1,0 +1,80 @@
+"""The stack's settings: read from Pulumi config once, validated once, split by concern.
+
+`parse_settings` is pure (no Pulumi engine needed), so every rule can be tested
+directly; it reports every bad value at once, before any resource exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+import pulumi
+
+from aks_gpu.config.cluster import SYSTEM_POOL_NAME, ClusterSettings, read_cluster
+from aks_gpu.config.gpu_pool import GpuPoolSettings, read_gpu_pool
+from aks_gpu.config.project import PROJECT, ConfigReader, SettingsError, declared_keys, with_defaults
+from aks_gpu.config.verification import VerificationSettings, read_verification
+from aks_gpu.config.workloads import WorkloadSettings, read_workloads
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """All settings of one stack; each component takes only the part it reads."""
+
+    cluster: ClusterSettings
+    gpu_pool: GpuPoolSettings
+    workloads: WorkloadSettings
+    verification: VerificationSettings
+
+    @property
+    def verification_expected_gpus(self) -> int:
+        """GPUs the verification waits for.
+
+        A pool autoscaled from zero has no node until a pod asks for a GPU. Then
+        the sample job is that pod: verification runs beside it (not before it, which
+        would deadlock) and waits for the one node it brings. Without a sample job,
+        nothing scales the pool up and verification only records what is there.
+        """
+        pool = self.gpu_pool
+        if pool.scales_from_zero:
+            return pool.gpus_per_node if self.workloads.sample_job else 0
+        return pool.expected_gpus
+
+
+def read_settings(today: date | None = None) -> Settings:
+    """Read every declared key from the stack's config and validate it (raises SettingsError)."""
+    config = pulumi.Config(PROJECT)
+    raw = {key: config.get(key) for key in declared_keys()}
+    location = pulumi.Config("azure-native").get("location")
+    return parse_settings(raw, location=location, today=today or date.today())
+
+
+def parse_settings(
+    raw: Mapping[str, Any],
+    *,
+    location: str | None,
+    today: date,
+    declared: Mapping[str, dict] | None = None,
+) -> Settings:
+    """Validate raw config values (keys without namespace); raise SettingsError naming every bad key."""
+    declared = declared if declared is not None else declared_keys()
+    problems: list[str] = [
+        f"{PROJECT}:{key} is not a setting of this program; known keys: {', '.join(sorted(declared))}"
+        for key in sorted(set(raw) - set(declared))
+    ]
+    r = ConfigReader(with_defaults(raw, declared), problems)
+    cluster = read_cluster(r, location)
+    settings = Settings(
+        cluster=cluster,
+        gpu_pool=read_gpu_pool(r, cluster.location, today),
+        workloads=read_workloads(r),
+        verification=read_verification(r),
+    )
+    if settings.gpu_pool.name == SYSTEM_POOL_NAME and cluster.existing is None:
+        r.fail("gpuPoolName", SYSTEM_POOL_NAME, f"a name other than '{SYSTEM_POOL_NAME}', which the system pool uses")
+    if problems:
+        raise SettingsError(problems)
+    return settings

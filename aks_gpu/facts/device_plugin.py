@@ -1,0 +1,24 @@
+"""The NVIDIA device plugin as Kubernetes sees it.
+
+Sources: NVIDIA/k8s-device-plugin deployments/static/nvidia-device-plugin.yml
+(v0.18.0 .. v0.20.0) and the AKS GPU how-to (use-nvidia-gpu.md).
+"""
+
+from __future__ import annotations
+
+import re
+
+# The name NVIDIA's manifests and the AKS docs give the DaemonSet and its pods.
+NAME = "nvidia-device-plugin"
+# The kubelet's device-plugin socket directory: the one hostPath the plugin needs.
+SOCKET_DIR = "/var/lib/kubelet/device-plugins"
+# The seed walkthrough's image, kept reachable through the `devicePluginImage` config key.
+SEED_IMAGE = "mcr.microsoft.com/oss/nvidia/k8s-device-plugin:1.11"
+# Recognises the plugin's image wherever it is mirrored, tagged or by digest
+# (nvcr.io/nvidia/k8s-device-plugin:v0.18.0, the seed's image, a private mirror).
+IMAGE_PATTERN = re.compile(r"(^|/)k8s-device-plugin(:|@|$)")
+
+
+def is_device_plugin_image(image: str) -> bool:
+    """Whether a container image reference names the NVIDIA device plugin."""
+    return IMAGE_PATTERN.search(image) is not None

@@ -1,0 +1,81 @@
+"""The sample Job's result: its status and what its pod logged."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import kubernetes.client
+from kubernetes.client.exceptions import ApiException
+
+from aks_gpu.verifier.errors import TRANSPORT_ERRORS, VerificationError, access_error, describe, read_body
+
+# The sample's log is a few dozen lines; the bound only protects the caller's
+# memory from a runaway log. The last accuracy line is always near the end.
+LOG_TAIL_LINES = 1000
+
+_ACCURACY_LINE = re.compile(r"Accuracy at step (\d+): (\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")
+
+
+def parse_sample_log(log: str, tail: int = 10) -> dict[str, Any]:
+    """The final accuracy of the MNIST sample (if the log has one) and the last lines."""
+    if tail < 0:
+        raise ValueError("tail must not be negative")
+    matches = _ACCURACY_LINE.findall(log)
+    step, accuracy = matches[-1] if matches else (None, None)
+    lines = [line.rstrip() for line in log.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return {
+        "accuracy": float(accuracy) if accuracy is not None else None,
+        "step": int(step) if step is not None else None,
+        "lastLines": lines[-tail:] if tail else [],
+    }
+
+
+def read_job_result(api: kubernetes.client.ApiClient, namespace: str, job_name: str, tail: int = 10) -> dict[str, Any]:
+    """The Job's status and what its newest (preferably succeeded) pod logged."""
+    batch = kubernetes.client.BatchV1Api(api)
+    core = kubernetes.client.CoreV1Api(api)
+    with _reading(f"read Job {namespace}/{job_name}", f"get on jobs in {namespace}"):
+        job = batch.read_namespaced_job(job_name, namespace)
+    with _reading(f"list the pods of Job {namespace}/{job_name}", f"list on pods in {namespace}"):
+        pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={job_name}").items
+    pod = _result_pod(pods)
+    log = ""
+    if pod is not None:
+        with _reading(f"read the log of pod {namespace}/{pod}", f"get on pods/log in {namespace}"):
+            response = core.read_namespaced_pod_log(pod, namespace, tail_lines=LOG_TAIL_LINES, _preload_content=False)
+            log = read_body(response).decode("utf-8", errors="replace")
+    return {"status": _job_status(job), "pod": pod, **parse_sample_log(log, tail)}
+
+
+@contextlib.contextmanager
+def _reading(action: str, permission: str) -> Iterator[None]:
+    try:
+        yield
+    except ApiException as error:
+        if error.status in (401, 403):
+            raise access_error(error, action, permission) from None
+        raise VerificationError(f"Could not {action}: {describe(error)}") from None
+    except TRANSPORT_ERRORS as error:
+        raise VerificationError(f"Could not {action}: {describe(error)}") from None
+
+
+def _job_status(job: kubernetes.client.V1Job) -> str:
+    conditions = (job.status and job.status.conditions) or []
+    done = {condition.type for condition in conditions if condition.status == "True"}
+    for status in ("Complete", "Failed"):
+        if status in done:
+            return status
+    return "Running"
+
+
+def _result_pod(pods: list[kubernetes.client.V1Pod]) -> str | None:
+    def newest_first(pod: kubernetes.client.V1Pod) -> tuple[bool, Any, str]:
+        succeeded = bool(pod.status and pod.status.phase == "Succeeded")
+        return (succeeded, pod.metadata.creation_timestamp, pod.metadata.name)
+
+    return max(pods, key=newest_first).metadata.name if pods else None

@@ -1,0 +1,140 @@
+"""An API client from kubeconfig text, built in memory: certificates and keys never reach a disk."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import ssl
+import tempfile
+from typing import Any
+
+import kubernetes.client
+import yaml
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.config.kube_config import KubeConfigLoader
+
+from aks_gpu.verifier.errors import VerificationError
+
+
+def api_client_from_kubeconfig(kubeconfig: str) -> kubernetes.client.ApiClient:
+    """Build an API client from kubeconfig YAML text, entirely in memory.
+
+    The `kubernetes` client writes inline certificates and keys
+    (`*-data` fields) to temporary files; here they go into an in-memory TLS
+    context instead, so the credentials never reach a disk.
+    """
+    config = _parse_kubeconfig(kubeconfig)
+    inline = _take_inline_tls_data(config)
+    configuration = kubernetes.client.Configuration()
+    try:
+        loader = KubeConfigLoader(config_dict=config)
+        loader.load_and_set(configuration)
+        context = loader.current_context["context"]
+    except (ConfigException, KeyError, TypeError, ValueError, AttributeError) as error:
+        # ConfigException messages name keys and paths, never values.
+        detail = str(error) if isinstance(error, ConfigException) else "unexpected structure"
+        raise VerificationError(f"The kubeconfig is not usable: {detail}") from None
+    client = kubernetes.client.ApiClient(configuration)
+    tls = _tls_context(
+        configuration,
+        ca=inline.get(("clusters", context.get("cluster"), "certificate-authority-data")),
+        cert=inline.get(("users", context.get("user"), "client-certificate-data")),
+        key=inline.get(("users", context.get("user"), "client-key-data")),
+    )
+    if tls is not None:
+        client.rest_client.pool_manager.connection_pool_kw["ssl_context"] = tls
+    return client
+
+
+def _parse_kubeconfig(kubeconfig: str) -> dict[str, Any]:
+    try:
+        config = yaml.safe_load(kubeconfig)
+    except yaml.YAMLError as error:
+        # PyYAML quotes the offending line, which may hold a token: keep only where.
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise VerificationError(f"The kubeconfig is not valid YAML{where}.") from None
+    if not isinstance(config, dict):
+        raise VerificationError("The kubeconfig is not a YAML mapping.")
+    return config
+
+
+_INLINE_TLS_FIELDS = {
+    "clusters": ("cluster", ("certificate-authority-data",)),
+    "users": ("user", ("client-certificate-data", "client-key-data")),
+}
+
+
+def _take_inline_tls_data(config: dict[str, Any]) -> dict[tuple[str, str, str], bytes]:
+    """Remove the inline certificates and keys from `config`, so the loader
+    cannot write them to files; return them decoded, keyed by
+    (section, entry name, field).
+    """
+    taken: dict[tuple[str, str, str], bytes] = {}
+    for section, (inner, fields) in _INLINE_TLS_FIELDS.items():
+        entries = config.get(section)
+        for entry in entries if isinstance(entries, list) else ():
+            body = entry.get(inner) if isinstance(entry, dict) else None
+            if not isinstance(body, dict):
+                continue
+            for field in fields:
+                if field in body:
+                    taken[(section, entry.get("name"), field)] = _b64decode(body.pop(field), field)
+    return taken
+
+
+def _b64decode(value: Any, field: str) -> bytes:
+    try:
+        return base64.standard_b64decode(value)
+    except (binascii.Error, TypeError, ValueError):
+        raise VerificationError(f"The kubeconfig's {field} is not valid base64.") from None
+
+
+def _tls_context(
+    configuration: kubernetes.client.Configuration,
+    ca: bytes | None,
+    cert: bytes | None,
+    key: bytes | None,
+) -> ssl.SSLContext | None:
+    if ca is None and cert is None and key is None:
+        return None
+    if (cert is None) != (key is None):
+        raise VerificationError(
+            "The kubeconfig user has only one of client-certificate-data and client-key-data; give both inline."
+        )
+    try:
+        context = ssl.create_default_context(cadata=ca.decode("ascii") if ca else None)
+        if cert is not None and key is not None:
+            _load_client_certificate(context, cert, key)
+    except (ssl.SSLError, ValueError):
+        raise VerificationError(
+            "The kubeconfig's certificate authority, client certificate or key is not valid PEM."
+        ) from None
+    # urllib3 sets verify_mode from verify_ssl; it may only drop to CERT_NONE
+    # (insecure-skip-tls-verify) when hostname checking is off.
+    context.check_hostname = configuration.verify_ssl
+    return context
+
+
+def _load_client_certificate(context: ssl.SSLContext, cert: bytes, key: bytes) -> None:
+    # `ssl` reads certificates and keys only from a path. On Linux an anonymous
+    # memory file gives it one without putting the private key on a disk.
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("kubeconfig-client-certificate", os.MFD_CLOEXEC)
+        try:
+            with open(fd, "wb", closefd=False) as memory_file:
+                memory_file.write(cert + b"\n" + key)
+            context.load_cert_chain(f"/proc/self/fd/{fd}")
+        finally:
+            os.close(fd)
+        return
+    # Elsewhere (macOS laptops): a file only its owner can read, removed as soon
+    # as `ssl` has loaded it, instead of the client's files that live until exit.
+    fd, path = tempfile.mkstemp(prefix="kubeconfig-", suffix=".pem")
+    try:
+        with open(fd, "wb") as key_file:
+            key_file.write(cert + b"\n" + key)
+        context.load_cert_chain(path)
+    finally:
+        os.unlink(path)

@@ -1,0 +1,96 @@
+"""The serialised dynamic providers load in Pulumi's real dynamic-provider process started
+outside the project directory, under the current module path and the first release's."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import importlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf import struct_pb2
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+from aks_gpu.components.checks import GpuCapacityCheckProvider, SampleJobResultProvider
+
+
+@contextlib.contextmanager
+def dynamic_provider_server(cwd: Path) -> Iterator[provider_pb2_grpc.ResourceProviderStub]:
+    """`python -m pulumi.dynamic`, as the engine starts it, in `cwd` with the virtualenv's interpreter."""
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-m", "pulumi.dynamic"],
+        cwd=cwd,
+        # PYTHONSAFEPATH keeps the working directory off sys.path, as a process
+        # started from another folder has it: only installed packages import.
+        env={**os.environ, "PYTHONSAFEPATH": "1", "PYTHONPATH": ""},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        port = int(process.stdout.readline().decode().strip())
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield provider_pb2_grpc.ResourceProviderStub(channel)
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def serialised_under(provider, module: str | None) -> str:
+    """The provider as the engine stores it, pickled by reference to `module` (None: its own)."""
+    cls = type(provider)
+    original = cls.__module__
+    cls.__module__ = module or original
+    try:
+        return serialize_provider(provider)
+    finally:
+        cls.__module__ = original
+
+
+def props(**values) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(values)
+    return struct
+
+
+@pytest.mark.parametrize("module", [None, "components.verification"], ids=["current", "first-release"])
+@pytest.mark.parametrize("provider", [GpuCapacityCheckProvider(), SampleJobResultProvider()], ids=type)
+def test_provider_loads_outside_the_project(tmp_path, provider, module):
+    serialised = serialised_under(provider, module)
+    if module:
+        assert module.encode() in base64.b64decode(serialised)
+    olds = props(__provider=serialised, expectedGpus=1, selector="s")
+    with dynamic_provider_server(tmp_path) as stub:
+        same = stub.Diff(provider_pb2.DiffRequest(id="x", urn="urn", olds=olds, news=olds), timeout=30)
+        moved = stub.Diff(
+            provider_pb2.DiffRequest(id="x", urn="urn", olds=olds, news=props(__provider=serialised, expectedGpus=2)),
+            timeout=30,
+        )
+    # The provider's own diff ran in that process: unchanged inputs, no change; a new count, a change.
+    assert same.changes == provider_pb2.DiffResponse.DIFF_NONE
+    assert moved.changes == provider_pb2.DiffResponse.DIFF_SOME
+
+
+def test_a_provider_importable_only_from_its_folder_fails_elsewhere(tmp_path, monkeypatch):
+    # The first release's failure, reproduced: a provider module found only through the
+    # working directory cannot be unpickled by a process started in another folder.
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "local_checks.py").write_text(
+        "from aks_gpu.components.checks import GpuCapacityCheckProvider\n\n\n"
+        "class LocalProvider(GpuCapacityCheckProvider):\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(project))
+    serialised = serialize_provider(importlib.import_module("local_checks").LocalProvider())
+    olds = props(__provider=serialised)
+    with (
+        dynamic_provider_server(tmp_path) as stub,
+        pytest.raises(grpc.RpcError, match="No module named 'local_checks'"),
+    ):
+        stub.Diff(provider_pb2.DiffRequest(id="x", urn="urn", olds=olds, news=olds), timeout=30)

@@ -1,0 +1,438 @@
+"""The CI pipelines (.github/workflows/, pipelines/) pass real linters and keep their guarantees.
+
+Linters run from the virtualenv next to this interpreter, offline: zizmor with
+--offline and no GitHub token, check-jsonschema with its vendored schemas and a
+proxy that refuses any connection, so neither can reach (or wait for) the
+network. Each linter also gets a deliberately broken copy of a pipeline, to
+prove it is really looking. The structural checks below cover what the linters
+do not know about this project: pins, scopes, OIDC, backends, versions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+WORKFLOW_DIR = ROOT / ".github" / "workflows"
+WORKFLOWS = sorted(WORKFLOW_DIR.glob("*.yml"))
+ADO_DIR = ROOT / "pipelines"
+ADO_PIPELINES = [ADO_DIR / "azure-pipelines.yml", ADO_DIR / "drift.yml"]
+ADO_TEMPLATE = ADO_DIR / "templates" / "pulumi.yml"
+ADO_FILES = [*ADO_PIPELINES, ADO_TEMPLATE]
+
+PREVIEW, DEPLOY, DRIFT = (WORKFLOW_DIR / f"pulumi-{name}.yml" for name in ("preview", "deploy", "drift"))
+PULUMI_ACTION = "pulumi/actions"
+AZURE_LOGIN = "azure/login"
+_PINNED_USES = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
+_VERSION_COMMENT = re.compile(r"uses:\s*(\S+)\s+#\s*v\d+\.\d+\.\d+\s*$")
+
+
+def requirement(name: str, path: Path = ROOT / "requirements.txt") -> str:
+    for line in path.read_text().splitlines():
+        if line.split("==")[0].strip().lower() == name:
+            return line.split("==")[1].strip()
+    raise AssertionError(f"{name} is not pinned in {path}")
+
+
+def load(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text())
+
+
+def triggers(workflow: dict[str, Any]) -> dict[str, Any]:
+    # PyYAML reads the bare key `on` as the boolean True.
+    return workflow.get("on", workflow.get(True)) or {}
+
+
+def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return job.get("steps", [])
+
+
+def action(step: dict[str, Any]) -> str:
+    return step.get("uses", "").split("@")[0]
+
+
+# --- Running the linters offline -------------------------------------------------------------
+
+
+def offline_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"GH_TOKEN", "GITHUB_TOKEN", "ZIZMOR_GITHUB_TOKEN"}}
+    # A proxy on a closed loopback port: any download attempt fails at once.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        env[name] = "http://127.0.0.1:9"
+    for name in ("NO_PROXY", "no_proxy"):
+        env.pop(name, None)
+    env["NO_COLOR"] = "1"
+    return env
+
+
+def tool(name: str) -> Path:
+    path = BIN / name
+    assert path.exists(), f"{name} is not installed next to {sys.executable}; see requirements.txt"
+    return path
+
+
+def run(executable: Path, *args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(executable), *map(str, args)],
+        cwd=cwd,
+        env=offline_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def zizmor(*paths: Path) -> subprocess.CompletedProcess:
+    # Pedantic persona: the regular findings plus code smells. --offline: no audit
+    # may call the GitHub API (the SHA-to-tag checks are online-only audits).
+    return run(tool("zizmor"), "--offline", "--no-progress", "--persona", "pedantic", "--format", "json", *paths)
+
+
+def zizmor_findings(result: subprocess.CompletedProcess) -> list[str]:
+    """zizmor exits 0 with no findings and 10 + the highest severity with findings;
+    anything else (1, 2) is zizmor itself failing, which must not read as 'clean'."""
+    assert result.returncode == 0 or result.returncode >= 10, result.stderr
+    return [finding["ident"] for finding in json.loads(result.stdout or "[]")]
+
+
+def check_jsonschema(schema: str, *paths: Path, ado: bool = False) -> subprocess.CompletedProcess:
+    args = ["--builtin-schema", schema]
+    if ado:
+        # `${{ }}` template expressions as keys; the schema's patterns need the
+        # non-unicode regex dialect (the default one rejects an escape in it).
+        args += ["--data-transform", "azure-pipelines", "--regex-variant", "nonunicode"]
+    return run(tool("check-jsonschema"), *args, *paths)
+
+
+def broken_copy(tmp_path: Path, source: Path, old: str, new: str) -> Path:
+    text = source.read_text()
+    assert old in text, f"{old!r} not in {source.name}"
+    target = tmp_path / ".github" / "workflows" / source.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text.replace(old, new))
+    return target
+
+
+def test_there_are_pipelines_to_check():
+    assert [p.name for p in WORKFLOWS] == ["pulumi-deploy.yml", "pulumi-drift.yml", "pulumi-preview.yml"]
+    assert all(p.exists() for p in ADO_FILES)
+
+
+def test_zizmor_finds_nothing_in_the_workflows():
+    result = zizmor(*WORKFLOWS)
+    assert zizmor_findings(result) == [], result.stdout
+    assert result.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "audit"),
+    [
+        (
+            "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2",
+            "actions/checkout@v4",
+            "unpinned-uses",
+        ),
+        ("permissions: {}", "permissions: write-all", "excessive-permissions"),
+        ("          persist-credentials: false\n", "          fetch-depth: 1\n", "artipacked"),
+        (
+            "      - name: Install the program's dependencies\n        run: |\n",
+            "      - name: Install the program's dependencies\n        run: |\n"
+            '          echo "${{ github.event.pull_request.title }}"\n',
+            "template-injection",
+        ),
+    ],
+    ids=["unpinned-action", "write-all", "persisted-credentials", "template-injection"],
+)
+def test_zizmor_catches_a_broken_workflow(tmp_path, old, new, audit):
+    result = zizmor(broken_copy(tmp_path, PREVIEW, old, new))
+    assert audit in zizmor_findings(result)
+    assert result.returncode >= 10
+
+
+@pytest.mark.parametrize("schema", ["vendor.github-workflows", "custom.github-workflows-require-timeout"])
+def test_workflows_match_the_github_schemas(schema):
+    result = check_jsonschema(schema, *WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_github_schema_catches_a_broken_workflow(tmp_path):
+    broken = broken_copy(tmp_path, DEPLOY, "cancel-in-progress: false", "cancel-in-progress: sometimes")
+    assert check_jsonschema("vendor.github-workflows", broken).returncode == 1
+    no_timeout = broken_copy(tmp_path, DRIFT, "    timeout-minutes: 30\n", "")
+    assert check_jsonschema("custom.github-workflows-require-timeout", no_timeout).returncode == 1
+
+
+def test_azure_pipelines_match_their_schema():
+    result = check_jsonschema("vendor.azure-pipelines", *ADO_FILES, ado=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_azure_pipelines_schema_catches_a_broken_pipeline(tmp_path):
+    text = (ADO_DIR / "azure-pipelines.yml").read_text()
+    broken = tmp_path / "azure-pipelines.yml"
+    broken.write_text(text.replace("strategy:\n          runOnce:", "strategy:\n          runTwice:"))
+    assert check_jsonschema("vendor.azure-pipelines", broken, ado=True).returncode == 1
+
+
+def _actionlint() -> str | None:
+    return shutil.which("actionlint", path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+@pytest.mark.skipif(_actionlint() is None, reason="no actionlint binary installed (optional linter)")
+def test_actionlint_finds_nothing():
+    result = run(Path(_actionlint()), "-no-color", *WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- What the linters cannot know: this project's guarantees -----------------------------------
+
+
+def workflow_problems(path: Path) -> list[str]:
+    """Everything wrong with one workflow, by this project's rules."""
+    text = path.read_text()
+    workflow = load(path)
+    problems = []
+    if workflow.get("permissions") != {}:
+        problems.append("the workflow must grant nothing by default (permissions: {})")
+    if "pull_request_target" in triggers(workflow) or "workflow_run" in triggers(workflow):
+        problems.append("no privileged triggers (pull_request_target, workflow_run)")
+    for line in text.splitlines():
+        if "uses:" in line and not line.lstrip().startswith("#"):
+            ref = line.split("uses:", 1)[1].split("#")[0].strip()
+            if not _PINNED_USES.match(ref):
+                problems.append(f"not pinned to a full commit SHA: {ref}")
+            elif not _VERSION_COMMENT.search(line):
+                problems.append(f"pinned without a '# vX.Y.Z' comment: {ref}")
+    if re.search(r"client-secret|CLIENT_SECRET|\bcreds:", text):
+        problems.append("no Azure client secret: log in with OIDC")
+    for job_id, job in workflow.get("jobs", {}).items():
+        perms = job.get("permissions")
+        if not isinstance(perms, dict):
+            problems.append(f"{job_id}: needs an explicit permissions map (got {perms!r})")
+            perms = {}
+        writes = {scope for scope, level in perms.items() if level == "write"}
+        uses_azure = any(action(s) == AZURE_LOGIN for s in steps(job))
+        comments = any(s.get("with", {}).get("comment-on-pr") is True for s in steps(job))
+        allowed = ({"id-token"} if uses_azure else set()) | ({"pull-requests"} if comments else set())
+        if writes - allowed:
+            problems.append(f"{job_id}: write access it does not use: {sorted(writes - allowed)}")
+        if perms.get("contents") not in ("read", None):
+            problems.append(f"{job_id}: contents must be read-only")
+        if "timeout-minutes" not in job:
+            problems.append(f"{job_id}: no timeout-minutes")
+        for step in steps(job):
+            if "${{" in step.get("run", ""):
+                problems.append(f"{job_id}: an expression inside run: (pass it through env:)")
+            if action(step) == "actions/checkout" and step.get("with", {}).get("persist-credentials") is not False:
+                problems.append(f"{job_id}: checkout must set persist-credentials: false")
+            if action(step) == AZURE_LOGIN:
+                login = step.get("with", {})
+                for key in ("client-id", "tenant-id", "subscription-id"):
+                    if not str(login.get(key, "")).startswith("${{ vars."):
+                        problems.append(f"{job_id}: azure/login {key} must come from a variable")
+                if set(login) - {"client-id", "tenant-id", "subscription-id"}:
+                    problems.append(f"{job_id}: azure/login takes only the three IDs")
+        pulumi_steps = [s for s in steps(job) if action(s) == PULUMI_ACTION]
+        if pulumi_steps:
+            env = job.get("env", {})
+            if env.get("ARM_USE_OIDC") != "true" or not all(
+                str(env.get(k, "")).startswith("${{ vars.AZURE_")
+                for k in ("ARM_CLIENT_ID", "ARM_TENANT_ID", "ARM_SUBSCRIPTION_ID")
+            ):
+                problems.append(f"{job_id}: pulumi-azure-native needs ARM_USE_OIDC and the ARM_* IDs from variables")
+            if env.get("PULUMI_STACK") != "${{ vars.PULUMI_STACK || 'dev' }}":
+                problems.append(f"{job_id}: the stack comes from vars.PULUMI_STACK, defaulting to dev")
+            if not uses_azure:
+                problems.append(f"{job_id}: Pulumi runs without an Azure login")
+        for step in pulumi_steps:
+            inputs = step.get("with", {})
+            if inputs.get("policyPacks") != "policy":
+                problems.append(f"{job_id}: {step.get('name')} must run the policy pack")
+            if inputs.get("cloud-url") != "${{ vars.PULUMI_BACKEND_URL }}":
+                problems.append(f"{job_id}: the backend comes from vars.PULUMI_BACKEND_URL")
+            if str(inputs.get("pulumi-version")) != requirement("pulumi"):
+                problems.append(f"{job_id}: Pulumi CLI {inputs.get('pulumi-version')} != pulumi in requirements.txt")
+            secrets = set(re.findall(r"secrets\.(\w+)", json.dumps(step)))
+            if secrets - {"PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE"}:
+                problems.append(f"{job_id}: unexpected secrets {sorted(secrets)}")
+        for step in steps(job):
+            if action(step) != PULUMI_ACTION and "secrets." in json.dumps(step):
+                problems.append(f"{job_id}: secrets belong to the Pulumi step only")
+            if action(step) == "actions/setup-python" and str(step["with"]["python-version"]) != "3.11":
+                problems.append(f"{job_id}: Python 3.11")
+    return problems
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_each_workflow_keeps_the_projects_rules(path):
+    assert workflow_problems(path) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "old", "new", "problem"),
+    [
+        (
+            PREVIEW,
+            "azure/login@a457da9ea143d694b1b9c7c869ebb04ebe844ef5 # v2.3.0",
+            "azure/login@v2",
+            "not pinned to a full commit SHA",
+        ),
+        (PREVIEW, "permissions: {}", "permissions: write-all", "grant nothing by default"),
+        (DEPLOY, "      contents: read # check out the code\n", "      contents: write\n", "write access"),
+        (DRIFT, "          policyPacks: policy\n", "", "must run the policy pack"),
+        (DEPLOY, "pulumi-version: 3.272.0", "pulumi-version: 3.200.0", "!= pulumi in requirements.txt"),
+        (PREVIEW, 'ARM_USE_OIDC: "true"', 'ARM_USE_OIDC: "false"', "ARM_USE_OIDC"),
+        (PREVIEW, "client-id: ${{ vars.AZURE_CLIENT_ID }}", "client-id: ${{ secrets.AZURE_CLIENT_ID }}", "variable"),
+    ],
+    ids=["unpinned", "write-all", "contents-write", "no-policy-pack", "cli-version", "no-oidc", "id-from-secret"],
+)
+def test_the_project_rules_catch_a_broken_workflow(tmp_path, source, old, new, problem):
+    problems = workflow_problems(broken_copy(tmp_path, source, old, new))
+    assert any(problem in p for p in problems), problems
+
+
+def test_the_same_action_is_pinned_to_the_same_commit_everywhere():
+    pins: dict[str, set[str]] = {}
+    for path in WORKFLOWS:
+        for ref in re.findall(r"uses:\s*(\S+@[0-9a-f]{40})", path.read_text()):
+            name, sha = ref.split("@")
+            pins.setdefault(name, set()).add(sha)
+    assert set(pins) == {"actions/checkout", "actions/setup-python", AZURE_LOGIN, PULUMI_ACTION}
+    assert {name: len(shas) for name, shas in pins.items()} == dict.fromkeys(pins, 1)
+
+
+def test_preview_runs_on_pull_requests_and_comments_on_them():
+    workflow = load(PREVIEW)
+    assert set(triggers(workflow)) == {"pull_request"}
+    job = workflow["jobs"]["preview"]
+    assert job["permissions"] == {"contents": "read", "id-token": "write", "pull-requests": "write"}
+    [pulumi] = [s for s in steps(job) if action(s) == PULUMI_ACTION]
+    assert pulumi["with"]["command"] == "preview" and pulumi["with"]["diff"] is True
+    assert pulumi["with"]["comment-on-pr"] is True
+    # Forks get no OIDC token: the job is skipped for them rather than failing.
+    assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+
+
+def test_deploys_run_on_main_one_at_a_time_behind_the_stacks_environment():
+    workflow = load(DEPLOY)
+    assert triggers(workflow) == {"push": {"branches": ["main"]}}
+    [job] = workflow["jobs"].values()
+    assert job["concurrency"] == {
+        "group": "pulumi-deploy-${{ vars.PULUMI_STACK || 'dev' }}",
+        "cancel-in-progress": False,
+    }
+    assert job["environment"]["name"] == "${{ vars.PULUMI_STACK || 'dev' }}"
+    commands = [s["with"]["command"] for s in steps(job) if action(s) == PULUMI_ACTION]
+    # The preview runs the stack-wide policies before `up` (which skips its own preview).
+    assert commands == ["preview", "up"]
+
+
+def test_the_drift_check_is_scheduled_and_fails_on_changes():
+    workflow = load(DRIFT)
+    assert triggers(workflow)["schedule"] == [{"cron": "17 5 * * *"}]
+    [job] = workflow["jobs"].values()
+    [pulumi] = [s for s in steps(job) if action(s) == PULUMI_ACTION]
+    assert pulumi["with"]["command"] == "preview"
+    assert pulumi["with"]["refresh"] is True and pulumi["with"]["expect-no-changes"] is True
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+
+
+def test_the_policy_packs_requirements_match_the_programs():
+    pack = ROOT / "policy" / "requirements.txt"
+    for name in ("pulumi", "pulumi-policy"):
+        assert requirement(name, pack) == requirement(name)
+
+
+# --- Azure Pipelines ------------------------------------------------------------------------------
+
+
+def ado_template_steps() -> list[dict[str, Any]]:
+    return load(ADO_TEMPLATE)["steps"]
+
+
+def ado_pulumi_script() -> str:
+    [task] = [s for s in ado_template_steps() if s.get("task") == "AzureCLI@2"]
+    return task["inputs"]["inlineScript"]
+
+
+def test_azure_pipelines_use_the_workload_identity_connection_and_oidc():
+    [task] = [s for s in ado_template_steps() if s.get("task") == "AzureCLI@2"]
+    assert task["inputs"]["azureSubscription"] == "${{ parameters.serviceConnection }}"
+    assert task["inputs"]["addSpnToEnvironment"] is True
+    script = ado_pulumi_script()
+    for assignment in ("ARM_USE_OIDC=true", 'ARM_CLIENT_ID="$servicePrincipalId"', 'ARM_OIDC_TOKEN="$idToken"'):
+        assert assignment in script
+    assert "ARM_SUBSCRIPTION_ID" in script and 'ARM_TENANT_ID="$tenantId"' in script
+    # Only the two Pulumi secrets, mapped explicitly; no Azure secret anywhere.
+    assert {k for k in task["env"] if "TOKEN" in k or "PASSPHRASE" in k} == {
+        "PULUMI_ACCESS_TOKEN",
+        "PULUMI_CONFIG_PASSPHRASE",
+    }
+    for path in ADO_FILES:
+        assert not re.search(r"CLIENT_SECRET|clientSecret|servicePrincipalKey", path.read_text()), path.name
+
+
+def test_azure_pipelines_run_every_command_with_the_policy_pack():
+    script = ado_pulumi_script()
+    assert 'common=(--stack "$PULUMI_STACK" --non-interactive --diff --policy-pack policy)' in script
+    assert 'pulumi preview "${common[@]}"' in script
+    assert 'pulumi up "${common[@]}" --yes ;;' in script  # with its preview: policies gate first
+    assert 'pulumi preview "${common[@]}" --refresh --expect-no-changes' in script
+
+
+def test_azure_pipelines_install_the_pinned_tools():
+    template = load(ADO_TEMPLATE)
+    [version] = [p for p in template["parameters"] if p["name"] == "pulumiVersion"]
+    assert version["default"] == requirement("pulumi")
+    [python] = [s for s in template["steps"] if s.get("task", "").startswith("UsePythonVersion@")]
+    assert python["inputs"]["versionSpec"] == "3.11"
+    install = next(s["bash"] for s in template["steps"] if "sha256sum --check" in s.get("bash", ""))
+    assert "pulumi-v${PULUMI_VERSION}-linux-x64.tar.gz" in install
+    assert any("--requirement requirements.txt" in s.get("bash", "") for s in template["steps"])
+
+
+def test_azure_pipelines_preview_pull_requests_and_deploy_main_behind_an_environment():
+    pipeline = load(ADO_DIR / "azure-pipelines.yml")
+    assert pipeline["trigger"] == {"branches": {"include": ["main"]}}
+    assert pipeline["pr"] == {"branches": {"include": ["main"]}}
+    assert pipeline["lockBehavior"] == "sequential"
+    preview, deploy = pipeline["stages"]
+    [preview_job] = preview["jobs"]
+    assert preview_job["steps"][-1]["parameters"] == {
+        "serviceConnection": "${{ variables.planServiceConnection }}",
+        "command": "preview",
+    }
+    assert "eq(variables['Build.SourceBranch'], 'refs/heads/main')" in deploy["condition"]
+    assert "ne(variables['Build.Reason'], 'PullRequest')" in deploy["condition"]
+    [up] = deploy["jobs"]
+    assert up["environment"] == "${{ variables.deployEnvironment }}"
+    assert up["strategy"]["runOnce"]["deploy"]["steps"][-1]["parameters"] == {
+        "serviceConnection": "${{ variables.deployServiceConnection }}",
+        "command": "up",
+    }
+    variables = {v.get("name"): v.get("value") for v in pipeline["variables"]}
+    assert variables["pulumiStack"] == "$[coalesce(variables['PULUMI_STACK'], 'dev')]"
+
+
+def test_the_azure_drift_pipeline_runs_daily_on_main():
+    drift = load(ADO_DIR / "drift.yml")
+    assert drift["trigger"] == "none" and drift["pr"] == "none"
+    [schedule] = drift["schedules"]
+    assert schedule["cron"] == "17 5 * * *" and schedule["branches"] == {"include": ["main"]}
+    assert drift["jobs"][0]["steps"][-1]["parameters"]["command"] == "drift"
+
+
+def test_azure_pipelines_leave_no_token_in_the_checkout():
+    for path in ADO_PIPELINES:
+        assert "persistCredentials: true" not in path.read_text(), path.name
