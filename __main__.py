@@ -26,7 +26,7 @@ plugin = NvidiaDevicePlugin(
         pool_name=pool.name,
         pool_taints=pool.node_taints,
         install_daemonset=pool.installs_device_plugin,
-        gpu_pool=cluster.gpu_pool,
+        mig_strategy=pool.mig_strategy,
     ),
 )
 
@@ -39,10 +39,13 @@ if settings.verification.enabled:
             expected_gpus=settings.verification_expected_gpus,
             timeout_seconds=settings.verification.timeout_seconds,
             selector=f"{AGENT_POOL_LABEL}={pool.name}",
+            resource=pool.gpu_resource,
             triggers={
                 "gpuPoolId": cluster.gpu_pool.id,
                 "gpuVmSize": pool.vm_size,
                 "gpuStack": pool.gpu_stack,
+                "gpuMigProfile": pool.mig_profile or "",
+                "gpuMigStrategy": pool.mig_strategy or "",
                 "devicePluginImage": workloads.device_plugin_image if pool.installs_device_plugin else "",
             },
             depends_on=[cluster.gpu_pool, plugin],
@@ -64,6 +67,7 @@ if workloads.sample_job:
             args=workloads.sample_job_args,
             pool_name=pool.name,
             pool_taints=pool.node_taints,
+            gpu_resource=pool.gpu_resource,
             depends_on=[cluster.gpu_pool, plugin, *gate],
         ),
     )
@@ -74,6 +78,7 @@ pulumi.export("gpuPoolName", cluster.gpu_pool_name)
 pulumi.export("gpuVmSize", pool.vm_size)
 pulumi.export("gpuStack", pool.gpu_stack)
 pulumi.export("expectedGpus", pool.expected_gpus)
+pulumi.export("gpuResource", pool.gpu_resource)
 pulumi.export("kubeconfig", cluster.kubeconfig)
 pulumi.export("verifiedGpus", verification.verified_gpus if verification else None)
 pulumi.export("gpuNodes", verification.gpu_nodes if verification else None)

@@ -84,7 +84,7 @@ def gpu_pool_properties(pool: GpuPoolSettings, cluster: ClusterSettings) -> dict
     if pool.mig_profile:
         props["gpuInstanceProfile"] = pool.mig_profile
     if pool.managed_gpu:
-        props["gpuProfile"] = {"driver": "Install", "nvidia": {"managementMode": "Managed"}}
+        props["gpuProfile"] = {"driver": "Install", "nvidia": managed_nvidia_profile(pool)}
     return props
 
 
@@ -108,3 +108,12 @@ def _snake(name: str) -> str:
 def as_resource_args(props: dict[str, Any]) -> dict[str, Any]:
     """Top-level ARM property names as the Python SDK's keyword arguments (vmSize -> vm_size)."""
     return {_snake(key): value for key, value in props.items()}
+
+
+def managed_nvidia_profile(pool: GpuPoolSettings) -> dict[str, Any]:
+    """`gpuProfile.nvidia` of an AKS-managed GPU pool: AKS runs the device plugin, so the
+    MIG strategy travels here (the CLI's --gpu-mig-strategy Single|Mixed)."""
+    nvidia: dict[str, Any] = {"managementMode": "Managed"}
+    if pool.mig_strategy:
+        nvidia["migStrategy"] = pool.mig_strategy.capitalize()
+    return nvidia

@@ -16,11 +16,13 @@ def device_plugin_daemonset(
     image: str,
     pool_name: str,
     pool_taints: Iterable[Taint],
+    mig_strategy: str | None = None,
 ) -> dict[str, Any]:
     """The seed's device plugin DaemonSet, kept in intent and brought up to date.
 
     Runs on the GPU pool's nodes only, tolerates the pool's taints (the Spot taint
     included) and mounts nothing but the kubelet's device-plugin socket directory.
+    With `mig_strategy` (`single` or `mixed`) the plugin advertises MIG instances.
     """
     labels = {"app.kubernetes.io/name": device_plugin.NAME, **PART_OF}
     # The seed tolerated CriticalAddonsOnly and nvidia.com/gpu; the pool's own taints
@@ -48,15 +50,34 @@ def device_plugin_daemonset(
                         {
                             "name": f"{device_plugin.NAME}-ctr",
                             "image": image,
-                            "securityContext": {
-                                "allowPrivilegeEscalation": False,
-                                "capabilities": {"drop": ["ALL"]},
-                            },
+                            **plugin_container_settings(mig_strategy),
                             "volumeMounts": [{"name": "device-plugin", "mountPath": device_plugin.SOCKET_DIR}],
                         }
                     ],
                     "volumes": [{"name": "device-plugin", "hostPath": {"path": device_plugin.SOCKET_DIR}}],
                 },
             },
+        },
+    }
+
+
+def plugin_container_settings(mig_strategy: str | None) -> dict[str, Any]:
+    """The plugin container's environment and security context.
+
+    Without MIG the plugin needs no capability at all. With MIG, NVIDIA's own chart
+    sets MIG_STRATEGY, NVIDIA_MIG_MONITOR_DEVICES=all and adds SYS_ADMIN, which
+    the plugin needs to watch MIG devices; Kubernetes refuses
+    allowPrivilegeEscalation: false beside SYS_ADMIN, so it is true only then.
+    """
+    if not mig_strategy:
+        return {"securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}
+    return {
+        "env": [
+            {"name": "MIG_STRATEGY", "value": mig_strategy},
+            {"name": "NVIDIA_MIG_MONITOR_DEVICES", "value": "all"},
+        ],
+        "securityContext": {
+            "allowPrivilegeEscalation": True,
+            "capabilities": {"drop": ["ALL"], "add": ["SYS_ADMIN"]},
         },
     }

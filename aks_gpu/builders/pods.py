@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from aks_gpu.facts.kubernetes import ACCELERATOR_LABEL, AGENT_POOL_LABEL, Taint
+from aks_gpu.facts.kubernetes import AGENT_POOL_LABEL, Taint
 
 PART_OF = {"app.kubernetes.io/part-of": "aks-gpu"}
 
@@ -21,8 +21,12 @@ def tolerations_for(taints: Iterable[Taint]) -> list[dict[str, str]]:
 
 
 def gpu_node_affinity(pool_name: str) -> dict[str, Any]:
-    """Required affinity for the GPU pool's nodes: its agent pool and AKS's GPU label."""
-    label, value = ACCELERATOR_LABEL
+    """Required affinity for the GPU pool's nodes, by their agent pool label alone.
+
+    The cluster autoscaler scales a pool up from zero only for pods whose required
+    labels its template node carries; the agent pool label is always there, AKS's
+    accelerator label only for some sizes (so it is not required here).
+    """
     return {
         "nodeAffinity": {
             "requiredDuringSchedulingIgnoredDuringExecution": {
@@ -30,7 +34,6 @@ def gpu_node_affinity(pool_name: str) -> dict[str, Any]:
                     {
                         "matchExpressions": [
                             {"key": AGENT_POOL_LABEL, "operator": "In", "values": [pool_name]},
-                            {"key": label, "operator": "In", "values": [value]},
                         ]
                     }
                 ]

@@ -19,12 +19,14 @@ def sample_job(
     pool_name: str,
     pool_taints: Iterable[Taint],
     timeout_seconds: int,
+    gpu_resource: str = GPU_RESOURCE,
     name: str | None = None,
 ) -> dict[str, Any]:
-    """The seed's TensorFlow MNIST job: one GPU, restart on failure, onto the GPU pool.
+    """The seed's TensorFlow MNIST job: one GPU (or MIG instance), restart on failure, onto the GPU pool.
 
     `timeout_seconds` is how long pulumi-kubernetes waits for the Job to complete;
-    without `name` the object is auto-named by Pulumi.
+    `gpu_resource` is what the pool advertises (nvidia.com/mig-<slice> with the mixed
+    MIG strategy); without `name` the object is auto-named by Pulumi.
     """
     labels = {"app": SAMPLE_JOB_NAME, **PART_OF}
     metadata: dict[str, Any] = {
@@ -32,7 +34,11 @@ def sample_job(
         "labels": labels,
         # pulumi-kubernetes waits for the Job to complete; a first pull of the
         # sample image plus node scale-up can take many minutes.
-        "annotations": {"pulumi.com/timeoutSeconds": str(timeout_seconds)},
+        "annotations": {
+            "pulumi.com/timeoutSeconds": str(timeout_seconds),
+            # A Job that failed is replaced on the next `pulumi up` instead of re-awaited forever.
+            "pulumi.com/replaceUnready": "true",
+        },
     }
     if name:
         metadata["name"] = name
@@ -54,7 +60,7 @@ def sample_job(
                             "image": image,
                             "args": list(args),
                             "imagePullPolicy": "IfNotPresent",
-                            "resources": {"limits": {GPU_RESOURCE: 1}},
+                            "resources": {"limits": {gpu_resource: 1}},
                             "securityContext": {"allowPrivilegeEscalation": False},
                         }
                     ],

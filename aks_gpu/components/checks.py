@@ -90,6 +90,7 @@ def capacity_check_inputs(
     expected_gpus: int,
     timeout_seconds: int,
     selector: str,
+    resource: str,
     triggers: dict[str, pulumi.Input[Any]],
 ) -> dict[str, Any]:
     """The check's inputs: the secret kubeconfig, what to wait for, the triggers, and None result placeholders."""
@@ -98,6 +99,7 @@ def capacity_check_inputs(
         "expectedGpus": expected_gpus,
         "timeoutSeconds": timeout_seconds,
         "selector": selector,
+        "gpuResource": resource,
         **triggers,
         "verifiedGpus": None,
         "gpuNodes": None,

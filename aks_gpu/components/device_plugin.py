@@ -26,7 +26,7 @@ class DevicePluginArgs:
         pool_taints: taints of those nodes (the Spot taint included), all tolerated.
         install_daemonset: False with the AKS-managed GPU stack, which ships its own
             plugin: installing a second one is what the seed's warning forbids.
-        gpu_pool: the pool resource the DaemonSet waits for.
+        mig_strategy: the plugin's MIG strategy (`single`, `mixed`) on a MIG pool, else None.
     """
 
     provider: k8s.Provider
@@ -35,11 +35,14 @@ class DevicePluginArgs:
     pool_name: str
     pool_taints: Sequence[Taint]
     install_daemonset: bool
-    gpu_pool: pulumi.Resource
+    mig_strategy: str | None = None
 
 
 class NvidiaDevicePlugin(pulumi.ComponentResource):
-    """Creates the GPU namespace and, unless AKS manages the GPU stack, the device plugin."""
+    """Creates the GPU namespace and, unless AKS manages the GPU stack, the device plugin.
+
+    Outputs: `namespace_name`, and `daemonset` (None with the managed stack).
+    """
 
     namespace_name: pulumi.Output[str]
     daemonset: k8s.apps.v1.DaemonSet | None
@@ -61,14 +64,15 @@ class NvidiaDevicePlugin(pulumi.ComponentResource):
                 image=args.image,
                 pool_name=args.pool_name,
                 pool_taints=args.pool_taints,
+                mig_strategy=args.mig_strategy,
             )
             self.daemonset = k8s.apps.v1.DaemonSet(
                 f"{name}-daemonset",
                 metadata=daemonset["metadata"],
                 spec=daemonset["spec"],
-                opts=child_options(
-                    self, "nvidia-device-plugin", provider=args.provider, depends_on=[ns, args.gpu_pool]
-                ),
+                # Not waiting for the GPU pool keeps the pool's many minutes off this
+                # step: the DaemonSet starts a plugin on each GPU node as it joins.
+                opts=child_options(self, "nvidia-device-plugin", provider=args.provider, depends_on=[ns]),
             )
         self.register_outputs(
             {

@@ -23,6 +23,7 @@ class GpuVerificationArgs:
         expected_gpus: allocatable GPUs to wait for (0 records what is there).
         timeout_seconds: how long the check waits.
         selector: label selector of the nodes whose GPUs count (the GPU agent pool).
+        resource: the extended resource counted (nvidia.com/gpu, or nvidia.com/mig-<slice>).
         triggers: values whose change re-runs the check (pool id, VM size, plugin image, ...).
         depends_on: what must exist before the check starts (the pool and the plugin).
     """
@@ -31,6 +32,7 @@ class GpuVerificationArgs:
     expected_gpus: int
     timeout_seconds: int
     selector: str
+    resource: str
     triggers: dict[str, pulumi.Input[Any]]
     depends_on: list[pulumi.Resource]
 
@@ -55,6 +57,7 @@ class GpuVerification(pulumi.ComponentResource):
                 expected_gpus=args.expected_gpus,
                 timeout_seconds=args.timeout_seconds,
                 selector=args.selector,
+                resource=args.resource,
                 triggers=args.triggers,
             ),
             opts=child_options(

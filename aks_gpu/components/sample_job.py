@@ -30,6 +30,7 @@ class SampleJobArgs:
         args: the container's arguments.
         pool_name: agent pool the Job runs on.
         pool_taints: taints of that pool, all tolerated.
+        gpu_resource: the extended resource the pool advertises (nvidia.com/gpu or a MIG slice).
         depends_on: whatever must exist before a GPU can be requested: the
             namespace, the pool, the plugin and, when on, the verification.
     """
@@ -41,6 +42,7 @@ class SampleJobArgs:
     args: Sequence[str]
     pool_name: str
     pool_taints: Sequence[Taint]
+    gpu_resource: str
     depends_on: Sequence[pulumi.Resource]
 
 
@@ -60,6 +62,7 @@ class SampleGpuJob(pulumi.ComponentResource):
             pool_name=args.pool_name,
             pool_taints=args.pool_taints,
             timeout_seconds=JOB_TIMEOUT_SECONDS,
+            gpu_resource=args.gpu_resource,
         )
         self.job = k8s.batch.v1.Job(
             f"{name}-mnist",

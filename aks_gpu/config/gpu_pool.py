@@ -10,7 +10,15 @@ from datetime import date
 from aks_gpu.config.cluster import VM_SIZE
 from aks_gpu.config.project import ConfigReader
 from aks_gpu.facts import azure, vm_sizes
-from aks_gpu.facts.kubernetes import AKS_RESERVED_LABEL_PREFIX, SPOT_TAINT, Taint, is_label_key, is_label_value
+from aks_gpu.facts.gpu_models import MigProfile, find_gpu_model
+from aks_gpu.facts.kubernetes import (
+    AKS_RESERVED_LABEL_PREFIX,
+    GPU_RESOURCE,
+    SPOT_TAINT,
+    Taint,
+    is_label_key,
+    is_label_value,
+)
 
 DEVICE_PLUGIN_STACK = "device-plugin"
 MANAGED_STACK = "managed"
@@ -18,6 +26,12 @@ MANAGED_STACK = "managed"
 DEDICATED_IMAGE_STACK = "dedicated-image"
 
 _LINUX_POOL_NAME = re.compile(r"[a-z][a-z0-9]{0,11}")
+
+# The NVIDIA device plugin's MIG strategies this program offers. `none` (the plugin's
+# default) advertises whole GPUs that no pod can use once MIG is on, so it is not one.
+MIG_SINGLE = "single"
+MIG_MIXED = "mixed"
+MIG_STRATEGIES = (MIG_SINGLE, MIG_MIXED)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +58,7 @@ class GpuPoolSettings:
         gpu_stack: `device-plugin` or `managed`.
         register_preview_features: whether the stack registers the managed GPU feature.
         mig_profile: AKS MIG profile (MIG1g ... MIG7g), or None.
+        mig_strategy: the device plugin's MIG strategy (`single` or `mixed`) with a profile, else None.
         taints: the pool's own taints (AKS adds the Spot taint by itself).
         labels: extra node labels.
     """
@@ -59,6 +74,7 @@ class GpuPoolSettings:
     gpu_stack: str
     register_preview_features: bool
     mig_profile: str | None
+    mig_strategy: str | None
     taints: tuple[Taint, ...]
     labels: Mapping[str, str]
 
@@ -89,9 +105,29 @@ class GpuPoolSettings:
         return self.autoscale.min_count if self.autoscale else self.node_count
 
     @property
+    def mig(self) -> MigProfile | None:
+        """The MIG profile on this size's GPU model (instances per GPU, slice name), or None."""
+        size = vm_sizes.find_gpu_vm_size(self.vm_size)
+        model = find_gpu_model(size.gpu_model) if size else None
+        return model.mig_profiles.get(self.mig_profile) if model and self.mig_profile else None
+
+    @property
+    def gpu_resource(self) -> str:
+        """The extended resource a node advertises per usable device: nvidia.com/gpu, or
+        nvidia.com/mig-<slice> with the mixed MIG strategy."""
+        mig = self.mig
+        return mig.resource if mig and self.mig_strategy == MIG_MIXED else GPU_RESOURCE
+
+    @property
+    def devices_per_node(self) -> int:
+        """Units of `gpu_resource` one node advertises: its GPUs, times the MIG instances per GPU."""
+        mig = self.mig
+        return self.gpus_per_node * (mig.instances_per_gpu if mig else 1)
+
+    @property
     def expected_gpus(self) -> int:
-        """`nvidia.com/gpu` the pool should advertise at its floor."""
-        return self.floor_nodes * self.gpus_per_node
+        """Units of `gpu_resource` the pool should advertise at its floor."""
+        return self.floor_nodes * self.devices_per_node
 
 
 def read_gpu_pool(r: ConfigReader, location: str | None, today: date) -> GpuPoolSettings:
@@ -102,6 +138,7 @@ def read_gpu_pool(r: ConfigReader, location: str | None, today: date) -> GpuPool
     gen2 = r.boolean("gpuGen2")
     if gen2 and size is not None and not size.gen2:
         r.fail("gpuGen2", True, f"{size.name} supports only Generation 1 images; choose a Gen2-capable size")
+    mig_profile = _mig_profile(r, size)
     register_preview = r.boolean("registerPreviewFeatures")
     if register_preview and gpu_stack != MANAGED_STACK:
         r.fail(
@@ -125,7 +162,8 @@ def read_gpu_pool(r: ConfigReader, location: str | None, today: date) -> GpuPool
         gen2=gen2,
         gpu_stack=gpu_stack,
         register_preview_features=register_preview,
-        mig_profile=_mig_profile(r, size),
+        mig_profile=mig_profile,
+        mig_strategy=_mig_strategy(r, mig_profile),
         taints=_taints(r),
         labels=_labels(r),
     )
@@ -219,6 +257,20 @@ def _mig_profile(r: ConfigReader, size: vm_sizes.GpuVmSize | None) -> str | None
         capable = sorted(s.name for s in vm_sizes.GPU_VM_SIZES.values() if s.mig_capable)
         r.fail("gpuMigProfile", profile, "empty unless gpuVmSize is MIG-capable: " + ", ".join(capable))
     return profile
+
+
+def _mig_strategy(r: ConfigReader, profile: str | None) -> str | None:
+    strategy = r.optional("gpuMigStrategy")
+    if profile is None:
+        if strategy is not None:
+            r.fail("gpuMigStrategy", strategy, "empty unless gpuMigProfile is set (the strategy applies to MIG pools)")
+        return None
+    if strategy is None:
+        return MIG_SINGLE
+    if strategy not in MIG_STRATEGIES:
+        r.fail("gpuMigStrategy", strategy, "empty (single) or one of " + ", ".join(MIG_STRATEGIES))
+        return MIG_SINGLE
+    return strategy
 
 
 def _taints(r: ConfigReader) -> tuple[Taint, ...]:

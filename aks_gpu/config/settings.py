@@ -40,7 +40,7 @@ class Settings:
         """
         pool = self.gpu_pool
         if pool.scales_from_zero:
-            return pool.gpus_per_node if self.workloads.sample_job else 0
+            return pool.devices_per_node if self.workloads.sample_job else 0
         return pool.expected_gpus
 
 

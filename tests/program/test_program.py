@@ -112,11 +112,16 @@ def test_device_plugin_keeps_the_seed_intent_and_tolerates_the_pool(dev):
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
     assert {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"} in pod["tolerations"]
     terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-    assert {"key": "kubernetes.azure.com/accelerator", "operator": "In", "values": ["nvidia"]} in terms[0][
-        "matchExpressions"
+    # Only the agent pool label: a scale-from-zero template node always has it.
+    assert terms == [
+        {"matchExpressions": [{"key": "kubernetes.azure.com/agentpool", "operator": "In", "values": ["gpu"]}]}
     ]
     assert daemonset.plain_inputs["metadata"]["namespace"] == "gpu-resources"
-    assert depends_on(dev, daemonset, AGENT_POOL)
+    # Off the critical path: the DaemonSet waits for the cluster (through its provider)
+    # and the namespace, not for the GPU pool's many minutes.
+    assert depends_on(dev, daemonset, NAMESPACE)
+    assert not depends_on(dev, daemonset, AGENT_POOL)
+    assert "env" not in container and "add" not in container["securityContext"]["capabilities"]
 
 
 def test_sample_job_matches_the_seed_and_waits_for_pool_and_plugin(dev):
@@ -275,12 +280,63 @@ def test_spot_autoscaled_pool_tolerates_the_spot_taint():
     assert run.output("expectedGpus") == 0
 
 
-def test_mig_pool_on_an_a100():
-    run = run_program({"gpuVmSize": "Standard_NC96ads_A100_v4", "gpuMigProfile": "MIG1g", "gpuNodeCount": 2})
-    props = run.one(AGENT_POOL).plain_inputs
-    assert props["gpuInstanceProfile"] == "MIG1g"
-    assert props["vmSize"] == "Standard_NC96ads_A100_v4"
-    assert run.output("expectedGpus") == 8
+# --- MIG: every GPU of the pool split the same way -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "size, profile, nodes, strategy, resource, expected",
+    [
+        ("Standard_NC96ads_A100_v4", "MIG1g", 2, "", "nvidia.com/gpu", 2 * 4 * 7),
+        ("Standard_NC96ads_A100_v4", "MIG3g", 2, "single", "nvidia.com/gpu", 16),
+        ("Standard_NC24ads_A100_v4", "MIG1g", 1, "mixed", "nvidia.com/mig-1g.10gb", 7),
+        ("Standard_NC48ads_A100_v4", "MIG2g", 3, "mixed", "nvidia.com/mig-2g.20gb", 3 * 2 * 3),
+        ("Standard_NC24ads_A100_v4", "MIG7g", 4, "single", "nvidia.com/gpu", 4),
+        ("Standard_NC40ads_H100_v5", "MIG1g", 1, "mixed", "nvidia.com/mig-1g.12gb", 7),
+        ("Standard_NC80adis_H100_v5", "MIG3g", 2, "single", "nvidia.com/gpu", 2 * 2 * 2),
+        ("Standard_NC80adis_H100_v5", "MIG4g", 1, "mixed", "nvidia.com/mig-4g.47gb", 2),
+    ],
+)
+def test_mig_pool_advertises_and_verifies_its_instances(size, profile, nodes, strategy, resource, expected):
+    run = run_program({"gpuVmSize": size, "gpuMigProfile": profile, "gpuMigStrategy": strategy, "gpuNodeCount": nodes})
+    assert run.one(AGENT_POOL).plain_inputs["gpuInstanceProfile"] == profile
+    assert run.output("expectedGpus") == expected
+    assert run.output("gpuResource") == resource
+    check = run.one("pulumi-python:dynamic:Resource", "gpu-verification-capacity").plain_inputs
+    assert (check["expectedGpus"], check["gpuResource"]) == (expected, resource)
+    # The sample workload asks for what the nodes advertise.
+    assert pod_spec(run.one(JOB))["containers"][0]["resources"]["limits"] == {resource: 1}
+    plugin = pod_spec(run.one(DAEMONSET))["containers"][0]
+    assert plugin["env"] == [
+        {"name": "MIG_STRATEGY", "value": strategy or "single"},
+        {"name": "NVIDIA_MIG_MONITOR_DEVICES", "value": "all"},
+    ]
+    assert plugin["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["SYS_ADMIN"]}
+    # Kubernetes refuses allowPrivilegeEscalation: false beside SYS_ADMIN.
+    assert plugin["securityContext"]["allowPrivilegeEscalation"] is True
+
+
+@pytest.mark.parametrize("strategy, sent", [("", "Single"), ("single", "Single"), ("mixed", "Mixed")])
+def test_managed_mig_pool_sends_the_strategy_to_aks(strategy, sent):
+    run = run_program(
+        {
+            "gpuStack": "managed",
+            "gpuVmSize": "Standard_NC24ads_A100_v4",
+            "gpuMigProfile": "MIG2g",
+            "gpuMigStrategy": strategy,
+        }
+    )
+    nvidia = run.one(GENERIC).plain_inputs["properties"]["gpuProfile"]["nvidia"]
+    assert nvidia == {"managementMode": "Managed", "migStrategy": sent}
+    assert run.all(DAEMONSET) == []
+    assert run.output("expectedGpus") == 3
+
+
+def test_mig_strategy_needs_a_profile():
+    with pytest.raises(SettingsError, match="gpuMigStrategy") as error:
+        run_program({"gpuMigStrategy": "mixed"})
+    assert error.value.run.resources == []
+    with pytest.raises(SettingsError, match='gpuMigStrategy = "none"'):
+        run_program({"gpuVmSize": "Standard_NC24ads_A100_v4", "gpuMigProfile": "MIG1g", "gpuMigStrategy": "none"})
 
 
 def test_labels_and_custom_taints_reach_pool_and_tolerations():

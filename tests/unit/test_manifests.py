@@ -56,16 +56,23 @@ def rendered() -> list[dict]:
 def registered_by_the_program(overrides: dict | None = None) -> list[dict]:
     run = run_program({"gpuSpot": True, **(overrides or {})})
     objects = []
-    for type_ in ("kubernetes:core/v1:Namespace", "kubernetes:apps/v1:DaemonSet", "kubernetes:batch/v1:Job"):
-        inputs = run.one(type_).plain_inputs
+    for resource in run.resources:
+        if not resource.type.startswith("kubernetes:") or resource.type.startswith("kubernetes:helm"):
+            continue
+        inputs = resource.plain_inputs
         # Pulumi auto-names objects without metadata.name; the schema needs one.
         objects.append(pods.with_name(inputs, inputs["metadata"].get("name", "auto-named")))
+    assert {"Namespace", "DaemonSet", "Job"} <= {o["kind"] for o in objects}
     return objects
+
+
+MIG = {"gpuVmSize": "Standard_NC96ads_A100_v4", "gpuMigProfile": "MIG1g"}
 
 
 @pytest.mark.parametrize("version", SCHEMA_VERSIONS)
 def test_rendered_objects_are_valid_in_strict_mode(version):
-    for obj in rendered() + registered_by_the_program():
+    registered = registered_by_the_program() + registered_by_the_program({**MIG, "gpuMigStrategy": "mixed"})
+    for obj in rendered() + registered:
         kubernetes_validate.validate(obj, version, strict=True)
 
 
