@@ -6,6 +6,7 @@ Reads the validated settings, composes one component per concern, exports what i
 import pulumi
 
 from aks_gpu.components.device_plugin import DevicePluginArgs, NvidiaDevicePlugin
+from aks_gpu.components.gpu_acceptance import GpuAcceptance, GpuAcceptanceArgs
 from aks_gpu.components.gpu_cluster import GpuCluster, GpuClusterArgs
 from aks_gpu.components.gpu_verification import GpuVerification, GpuVerificationArgs
 from aks_gpu.components.sample_job import SampleGpuJob, SampleJobArgs
@@ -52,11 +53,28 @@ if settings.verification.enabled:
         ),
     )
 
+# A pool that scales from zero gets its first node because the sample workload asks
+# for a GPU, so there it cannot wait for verification (see Settings.verification_expected_gpus).
+gate = [verification] if verification and not pool.scales_from_zero else []
+ready_for_gpus = [cluster.gpu_pool, plugin, *gate]
+
+acceptance = None
+if workloads.runs_acceptance:
+    acceptance = GpuAcceptance(
+        "gpu-acceptance",
+        GpuAcceptanceArgs(
+            provider=cluster.provider,
+            kubeconfig=cluster.kubeconfig,
+            namespace=workloads.namespace,
+            image=workloads.acceptance_image,
+            pool=pool,
+            min_fraction=workloads.acceptance_min_fraction,
+            depends_on=ready_for_gpus,
+        ),
+    )
+
 sample = None
-if workloads.sample_job:
-    # A pool that scales from zero gets its first node because this job asks for a
-    # GPU, so there the job cannot wait for verification (see Settings.verification_expected_gpus).
-    gate = [verification] if verification and not pool.scales_from_zero else []
+if workloads.runs_mnist:
     sample = SampleGpuJob(
         "sample-gpu-job",
         SampleJobArgs(
@@ -68,7 +86,7 @@ if workloads.sample_job:
             pool_name=pool.name,
             pool_taints=pool.node_taints,
             gpu_resource=pool.gpu_resource,
-            depends_on=[cluster.gpu_pool, plugin, *gate],
+            depends_on=ready_for_gpus,
         ),
     )
 
@@ -82,5 +100,6 @@ pulumi.export("gpuResource", pool.gpu_resource)
 pulumi.export("kubeconfig", cluster.kubeconfig)
 pulumi.export("verifiedGpus", verification.verified_gpus if verification else None)
 pulumi.export("gpuNodes", verification.gpu_nodes if verification else None)
+pulumi.export("gpuAcceptance", acceptance.result if acceptance else None)
 pulumi.export("sampleJobName", sample.job_name if sample else None)
 pulumi.export("sampleJobResult", sample.result if sample else None)

@@ -84,6 +84,21 @@ class SampleJobResultProvider(_Provider):
         return dynamic.CreateResult(id_=f"{props['namespace']}/{props['jobName']}", outs=outs)
 
 
+class AcceptanceResultProvider(_Provider):
+    """Reads the GPU acceptance Job's verdicts with `aks_gpu.verifier.acceptance_result`."""
+
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        """Read every pod's log; raises (failing `pulumi up`) naming node, GPU and figures when one fell short."""
+        from aks_gpu import verifier
+        from aks_gpu.verifier.acceptance_result import read_acceptance_result
+
+        with verifier.api_client_from_kubeconfig(props["kubeconfig"]) as api:
+            result = read_acceptance_result(api, props["namespace"], props["jobName"])
+        outs = {k: v for k, v in props.items() if k not in NOT_A_TRIGGER}
+        outs["result"] = result
+        return dynamic.CreateResult(id_=f"{props['namespace']}/{props['jobName']}", outs=outs)
+
+
 def capacity_check_inputs(
     *,
     kubeconfig: pulumi.Input[str],
@@ -123,3 +138,12 @@ class SampleJobResult(dynamic.Resource):
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
         super().__init__(SampleJobResultProvider(), name, {**props, "result": None}, opts)
+
+
+class GpuAcceptanceResult(dynamic.Resource):
+    """A dynamic resource that records the acceptance test's verdict per node and GPU (output result)."""
+
+    result: pulumi.Output[dict]
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
+        super().__init__(AcceptanceResultProvider(), name, {**props, "result": None}, opts)

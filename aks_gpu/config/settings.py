@@ -17,7 +17,8 @@ from aks_gpu.config.cluster import SYSTEM_POOL_NAME, ClusterSettings, read_clust
 from aks_gpu.config.gpu_pool import GpuPoolSettings, read_gpu_pool
 from aks_gpu.config.project import PROJECT, ConfigReader, SettingsError, declared_keys, with_defaults
 from aks_gpu.config.verification import VerificationSettings, read_verification
-from aks_gpu.config.workloads import WorkloadSettings, read_workloads
+from aks_gpu.config.workloads import ACCEPTANCE, WorkloadSettings, read_workloads
+from aks_gpu.facts.vm_sizes import find_gpu_vm_size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,8 +74,21 @@ def parse_settings(
         workloads=read_workloads(r),
         verification=read_verification(r),
     )
+    _check_acceptance(r, settings)
     if settings.gpu_pool.name == SYSTEM_POOL_NAME and cluster.existing is None:
         r.fail("gpuPoolName", SYSTEM_POOL_NAME, f"a name other than '{SYSTEM_POOL_NAME}', which the system pool uses")
     if problems:
         raise SettingsError(problems)
     return settings
+
+
+def _check_acceptance(r: ConfigReader, settings: Settings) -> None:
+    # The acceptance test judges each GPU against the catalog's datasheet figures.
+    size = find_gpu_vm_size(settings.gpu_pool.vm_size)
+    if settings.workloads.runs_acceptance and (size is None or size.gpu is None):
+        r.fail(
+            "sampleWorkload",
+            ACCEPTANCE,
+            f"mnist, or sampleJob: false, for {settings.gpu_pool.vm_size}: the acceptance test needs the "
+            "catalog's datasheet figures for its GPU, and the catalog does not know this size",
+        )

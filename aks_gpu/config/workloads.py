@@ -10,6 +10,11 @@ from aks_gpu.facts.kubernetes import DNS_LABEL
 
 _IMAGE = re.compile(r"[^\s]+")
 
+# The sample workloads: the GPU acceptance test on every node, or the walkthrough's MNIST job.
+ACCEPTANCE = "acceptance"
+MNIST = "mnist"
+SAMPLE_WORKLOADS = (ACCEPTANCE, MNIST)
+
 
 @dataclasses.dataclass(frozen=True)
 class WorkloadSettings:
@@ -18,16 +23,33 @@ class WorkloadSettings:
     Attributes:
         namespace: namespace of the device plugin and the sample job.
         device_plugin_image: image of the NVIDIA device plugin DaemonSet.
-        sample_job: whether the sample GPU job runs.
-        sample_job_image: image of the sample job.
-        sample_job_args: arguments of the sample job's container.
+        sample_job: whether a sample GPU workload runs.
+        sample_workload: `acceptance` (every GPU of every node at the pool's floor measured
+            against its datasheet) or `mnist` (the walkthrough's TensorFlow job on one GPU).
+        sample_job_image: image of the MNIST job.
+        sample_job_args: arguments of the MNIST job's container.
+        acceptance_image: CUDA PyTorch image the acceptance test runs in.
+        acceptance_min_fraction: share of the datasheet's matmul and memory rates a GPU must reach (0-1].
     """
 
     namespace: str
     device_plugin_image: str
     sample_job: bool
+    sample_workload: str
     sample_job_image: str
     sample_job_args: tuple[str, ...]
+    acceptance_image: str
+    acceptance_min_fraction: float
+
+    @property
+    def runs_acceptance(self) -> bool:
+        """Whether the GPU acceptance test runs."""
+        return self.sample_job and self.sample_workload == ACCEPTANCE
+
+    @property
+    def runs_mnist(self) -> bool:
+        """Whether the walkthrough's MNIST job runs."""
+        return self.sample_job and self.sample_workload == MNIST
 
 
 def read_workloads(r: ConfigReader) -> WorkloadSettings:
@@ -36,6 +58,16 @@ def read_workloads(r: ConfigReader) -> WorkloadSettings:
         namespace=r.matching("gpuNamespace", DNS_LABEL, "a Kubernetes namespace name (DNS label)") or "",
         device_plugin_image=r.matching("devicePluginImage", _IMAGE, "a container image reference") or "",
         sample_job=r.boolean("sampleJob"),
+        sample_workload=r.choice("sampleWorkload", SAMPLE_WORKLOADS),
         sample_job_image=r.matching("sampleJobImage", _IMAGE, "a container image reference") or "",
         sample_job_args=r.string_list("sampleJobArgs"),
+        acceptance_image=r.matching("acceptanceImage", _IMAGE, "a container image reference") or "",
+        acceptance_min_fraction=_fraction(r, "acceptanceMinFraction"),
     )
+
+
+def _fraction(r: ConfigReader, key: str) -> float:
+    value = r.number(key)
+    if not 0 < value <= 1:
+        r.fail(key, r.values[key], "a number above 0 and at most 1 (a share of the datasheet figures)")
+    return value

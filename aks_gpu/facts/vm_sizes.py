@@ -13,6 +13,8 @@ import dataclasses
 from collections.abc import Mapping
 from datetime import date
 
+from aks_gpu.facts.gpu_models import GpuModel, find_gpu_model
+
 # A current general-purpose size named in messages as an example of a GPU size.
 EXAMPLE_GPU_VM_SIZE = "Standard_NC4as_T4_v3"
 
@@ -49,6 +51,11 @@ class GpuVmSize:
         """Whether the size is retired on `on` in `location`."""
         retired = self.retirement_date(location)
         return retired is not None and retired <= on
+
+    @property
+    def gpu(self) -> GpuModel | None:
+        """The GPU model's datasheet figures and MIG profiles (`gpu_models`), or None if unknown."""
+        return find_gpu_model(self.gpu_model)
 
 
 def _normalise_location(location: str) -> str:
@@ -167,6 +174,39 @@ GPU_VM_SIZES: dict[str, GpuVmSize] = {
         gen1=True,
         gen2=True,
         note="GRID driver; check CUDA compatibility of the workload",
+    ),
+    # ND sizes: eight SXM GPUs per node with NVLink, where training clusters live.
+    **_family(
+        "NDasrA100_v4",
+        "NVIDIA A100 40 GB SXM",
+        {"Standard_ND96asr_v4": 8},
+        gen1=False,
+        gen2=True,
+        mig_capable=True,
+    ),
+    **_family(
+        "NDamsrA100_v4",
+        "NVIDIA A100 80 GB SXM",
+        {"Standard_ND96amsr_A100_v4": 8},
+        gen1=False,
+        gen2=True,
+        mig_capable=True,
+    ),
+    **_family(
+        "NDisrH100_v5",
+        "NVIDIA H100 80 GB SXM",
+        {"Standard_ND96isr_H100_v5": 8},
+        gen1=False,
+        gen2=True,
+        mig_capable=True,
+    ),
+    **_family(
+        "NDisrH200_v5",
+        "NVIDIA H200 141 GB",
+        {"Standard_ND96isr_H200_v5": 8},
+        gen1=False,
+        gen2=True,
+        mig_capable=True,
     ),
     **_family(
         "NVv3",

@@ -39,21 +39,22 @@ def read_job_result(api: kubernetes.client.ApiClient, namespace: str, job_name: 
     """The Job's status and what its newest (preferably succeeded) pod logged."""
     batch = kubernetes.client.BatchV1Api(api)
     core = kubernetes.client.CoreV1Api(api)
-    with _reading(f"read Job {namespace}/{job_name}", f"get on jobs in {namespace}"):
+    with reading(f"read Job {namespace}/{job_name}", f"get on jobs in {namespace}"):
         job = batch.read_namespaced_job(job_name, namespace)
-    with _reading(f"list the pods of Job {namespace}/{job_name}", f"list on pods in {namespace}"):
+    with reading(f"list the pods of Job {namespace}/{job_name}", f"list on pods in {namespace}"):
         pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={job_name}").items
     pod = _result_pod(pods)
     log = ""
     if pod is not None:
-        with _reading(f"read the log of pod {namespace}/{pod}", f"get on pods/log in {namespace}"):
+        with reading(f"read the log of pod {namespace}/{pod}", f"get on pods/log in {namespace}"):
             response = core.read_namespaced_pod_log(pod, namespace, tail_lines=LOG_TAIL_LINES, _preload_content=False)
             log = read_body(response).decode("utf-8", errors="replace")
     return {"status": _job_status(job), "pod": pod, **parse_sample_log(log, tail)}
 
 
 @contextlib.contextmanager
-def _reading(action: str, permission: str) -> Iterator[None]:
+def reading(action: str, permission: str) -> Iterator[None]:
+    """Turn API and transport errors while doing `action` into VerificationErrors naming the RBAC `permission`."""
     try:
         yield
     except ApiException as error:

@@ -48,7 +48,7 @@ def test_check_and_job_result_keep_the_kubeconfig_secret(dev):
 def test_outputs_come_from_the_check_and_the_job_result(dev):
     assert dev.output("verifiedGpus") == DYNAMIC_OUTPUTS["capacity"]["verifiedGpus"]
     assert dev.output("gpuNodes") == DYNAMIC_OUTPUTS["capacity"]["gpuNodes"]
-    assert dev.output("sampleJobResult") == DYNAMIC_OUTPUTS["result"]["result"]
+    assert dev.output("sampleJobResult") == DYNAMIC_OUTPUTS["job-result"]["result"]
     result = dev.one(DYNAMIC, "sample-gpu-job-result")
     assert "sample-gpu-job-mnist" in deps(dev, result)
     assert result.plain_inputs["jobName"] == dev.output("sampleJobName")

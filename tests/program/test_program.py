@@ -9,7 +9,7 @@ import pytest
 
 from aks_gpu.config.project import SettingsError, declared_default
 from aks_gpu.facts import azure, device_plugin
-from tests.support.harness import FAKE_TOKEN, Run, is_secret, run_program
+from tests.support.harness import DYNAMIC_OUTPUTS, FAKE_TOKEN, Run, is_secret, run_program
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 AGENT_POOL = "azure-native:containerservice:AgentPool"
@@ -22,9 +22,18 @@ K8S_PROVIDER = "pulumi:providers:kubernetes"
 FEATURE = "azure-native:features:SubscriptionFeatureRegistration"
 
 
+# The walkthrough's workload, one key away from the default acceptance test.
+MNIST = {"sampleWorkload": "mnist"}
+
+
 @pytest.fixture(scope="module")
 def dev() -> Run:
     return run_program()
+
+
+@pytest.fixture(scope="module")
+def mnist() -> Run:
+    return run_program(MNIST)
 
 
 def pod_spec(resource) -> dict:
@@ -89,13 +98,17 @@ def test_children_are_parented_to_their_components(dev):
     assert parents["aks-gpu-kubernetes"] == "aks-gpu:index:GpuCluster"
     assert parents["nvidia-device-plugin-namespace"] == "aks-gpu:index:NvidiaDevicePlugin"
     assert parents["nvidia-device-plugin-daemonset"] == "aks-gpu:index:NvidiaDevicePlugin"
-    assert parents["sample-gpu-job-mnist"] == "aks-gpu:index:SampleGpuJob"
+    assert parents["gpu-acceptance-job"] == "aks-gpu:index:GpuAcceptance"
+    assert parents["gpu-acceptance-script"] == "aks-gpu:index:GpuAcceptance"
 
 
-def test_kubernetes_objects_use_the_cluster_provider_explicitly(dev):
-    provider = dev.one(K8S_PROVIDER)
-    for type_ in (NAMESPACE, DAEMONSET, JOB):
-        assert dev.one(type_).provider.startswith(provider.urn + "::"), type_
+def test_kubernetes_objects_use_the_cluster_provider_explicitly(dev, mnist):
+    for run in (dev, mnist):
+        provider = run.one(K8S_PROVIDER)
+        kubernetes = [r for r in run.resources if r.type.startswith("kubernetes:")]
+        assert {r.type for r in kubernetes} >= {NAMESPACE, DAEMONSET, JOB}
+        for resource in kubernetes:
+            assert resource.provider.startswith(provider.urn + "::"), resource.name
 
 
 def test_device_plugin_keeps_the_seed_intent_and_tolerates_the_pool(dev):
@@ -124,8 +137,10 @@ def test_device_plugin_keeps_the_seed_intent_and_tolerates_the_pool(dev):
     assert "env" not in container and "add" not in container["securityContext"]["capabilities"]
 
 
-def test_sample_job_matches_the_seed_and_waits_for_pool_and_plugin(dev):
+def test_sample_job_matches_the_seed_and_waits_for_pool_and_plugin(mnist):
+    dev = mnist
     job = dev.one(JOB)
+    assert dev.by_urn(job.parent).type == "aks-gpu:index:SampleGpuJob"
     pod = pod_spec(job)
     container = pod["containers"][0]
     assert container["image"] == "mcr.microsoft.com/azuredocs/samples-tf-mnist-demo:gpu"
@@ -145,7 +160,9 @@ def test_outputs_and_kubeconfig_secrecy(dev):
     assert dev.output("gpuPoolName") == "gpu"
     assert dev.output("gpuVmSize") == "Standard_NC4as_T4_v3"
     assert dev.output("expectedGpus") == 1
-    assert dev.output("sampleJobName").startswith("sample-gpu-job-mnist")
+    assert dev.output("gpuResource") == "nvidia.com/gpu"
+    assert dev.output("gpuAcceptance") == DYNAMIC_OUTPUTS["acceptance-result"]["result"]
+    assert "sampleJobName" not in dev.outputs
     assert is_secret(dev.outputs["kubeconfig"])
     assert FAKE_TOKEN in dev.output("kubeconfig")
     assert is_secret(dev.one(K8S_PROVIDER).inputs["kubeconfig"])
@@ -184,7 +201,7 @@ def test_preview_of_a_new_stack_sees_what_the_engine_would(dev):
     assert is_unknown(run.one(AGENT_POOL).inputs["resourceName"])
     assert is_unknown(run.one(K8S_PROVIDER).inputs["kubeconfig"])
     assert is_secret(run.one(K8S_PROVIDER).inputs["kubeconfig"])
-    for output in ("clusterName", "resourceGroupName", "verifiedGpus", "gpuNodes", "sampleJobResult"):
+    for output in ("clusterName", "resourceGroupName", "verifiedGpus", "gpuNodes", "gpuAcceptance"):
         assert is_unknown(run.outputs[output]), output
     assert is_unknown(run.outputs["kubeconfig"]) and is_secret(run.outputs["kubeconfig"])
     # What the program knows from config alone stays known.
@@ -304,7 +321,10 @@ def test_mig_pool_advertises_and_verifies_its_instances(size, profile, nodes, st
     check = run.one("pulumi-python:dynamic:Resource", "gpu-verification-capacity").plain_inputs
     assert (check["expectedGpus"], check["gpuResource"]) == (expected, resource)
     # The sample workload asks for what the nodes advertise.
-    assert pod_spec(run.one(JOB))["containers"][0]["resources"]["limits"] == {resource: 1}
+    per_node = expected // nodes
+    assert pod_spec(run.one(JOB))["containers"][0]["resources"]["limits"] == {resource: per_node}
+    mnist = run_program({"gpuVmSize": size, "gpuMigProfile": profile, "gpuMigStrategy": strategy, **MNIST})
+    assert pod_spec(mnist.one(JOB))["containers"][0]["resources"]["limits"] == {resource: 1}
     plugin = pod_spec(run.one(DAEMONSET))["containers"][0]
     assert plugin["env"] == [
         {"name": "MIG_STRATEGY", "value": strategy or "single"},

@@ -18,7 +18,7 @@ from tests.support.harness import ROOT
 ALLOWED = {
     "aks_gpu.facts": set(),
     "aks_gpu.config": {"aks_gpu.facts"},
-    "aks_gpu.builders": {"aks_gpu.facts", "aks_gpu.config"},
+    "aks_gpu.builders": {"aks_gpu.facts", "aks_gpu.config", "aks_gpu.workloads"},
     "aks_gpu.verifier": {"aks_gpu.facts", "aks_gpu.workloads"},
     "aks_gpu.workloads": set(),
     "aks_gpu.components": {"aks_gpu.facts", "aks_gpu.config", "aks_gpu.builders", "aks_gpu.verifier"},

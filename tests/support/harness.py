@@ -50,9 +50,18 @@ current-context: aks
 """
 
 
+# Outputs of the dynamic resources by the end of their name, so tests can see that
+# outputs are wired through (what the checks really return is tested against a live
+# test API server).
 DYNAMIC_OUTPUTS = {
     "capacity": {"verifiedGpus": 7, "gpuNodes": [{"name": "aks-gpu-0", "capacity": 7, "allocatable": 7}]},
-    "result": {"result": {"status": "Complete", "accuracy": 0.97, "step": 490, "lastLines": []}},
+    "job-result": {"result": {"status": "Complete", "accuracy": 0.97, "step": 490, "lastLines": []}},
+    "acceptance-result": {
+        "result": {
+            "passed": True,
+            "nodes": [{"node": "aks-gpu-0", "passed": True, "gpus": [{"index": 0, "tflops": 41.5, "passed": True}]}],
+        }
+    },
 }
 
 
@@ -178,8 +187,6 @@ class _Mocks(pulumi.runtime.Mocks):
         elif args.typ == "azure-native:containerservice:AgentPool":
             state["name"] = args.inputs.get("agentPoolName")
         elif args.typ == "pulumi-python:dynamic:Resource":
-            # Distinctive values, so tests can see that outputs are wired through
-            # (what the checks really return is tested against a live test API server).
             state.update(DYNAMIC_OUTPUTS.get(_base_name(args.name), {}))
         elif args.typ.startswith("kubernetes:") and "metadata" in args.inputs:
             metadata = dict(args.inputs["metadata"])

@@ -398,7 +398,7 @@ def test_retirement_follows_the_clusters_region():
 def test_unsupported_and_unknown_sizes_are_refused():
     [amd] = rules.gpu_vm_size_violations(with_gpu_size("Standard_NV16as_v4"), TODAY)
     assert "AMD" in amd.message
-    [unknown] = rules.gpu_vm_size_violations(with_gpu_size("Standard_ND96asr_v4"), TODAY)
+    [unknown] = rules.gpu_vm_size_violations(with_gpu_size("Standard_NC128ds_xl_RTXPRO6000BSE_v6"), TODAY)
     assert "not in the GPU VM size catalog" in unknown.message
 
 

@@ -10,6 +10,7 @@ import pytest
 from aks_gpu.config.gpu_pool import MANAGED_STACK
 from aks_gpu.config.project import SettingsError, declared_default, declared_keys
 from aks_gpu.config.settings import parse_settings
+from aks_gpu.facts import vm_sizes
 from aks_gpu.facts.kubernetes import SPOT_TAINT, Taint
 
 TODAY = date(2026, 11, 29)
@@ -78,9 +79,13 @@ def test_unknown_and_unsupported_sizes():
     assert "N-series GPU VM size" in problems(gpuVmSize="Standard_D4s_v5")
     assert "AMD" in problems(gpuVmSize="Standard_NV8as_v4")
     assert "fractional" in problems(gpuVmSize="Standard_NV6ads_A10_v5")
-    # A size newer than the catalog is accepted once its GPU count is given.
-    assert "set gpusPerNode" in problems(gpuVmSize="Standard_ND96isr_H200_v5")
-    assert parse(gpuVmSize="Standard_ND96isr_H200_v5", gpusPerNode=8).gpu_pool.expected_gpus == 8
+    # A size newer than the catalog is accepted once its GPU count is given, with the
+    # MNIST job: the acceptance test needs the catalog's datasheet figures.
+    newer = "Standard_NC128ds_xl_RTXPRO6000BSE_v6"
+    assert "set gpusPerNode" in problems(gpuVmSize=newer, sampleWorkload="mnist")
+    assert parse(gpuVmSize=newer, gpusPerNode=2, sampleWorkload="mnist").gpu_pool.expected_gpus == 2
+    assert "datasheet figures" in problems(gpuVmSize=newer, gpusPerNode=2)
+    assert "sampleWorkload" in problems(gpuVmSize=newer, gpusPerNode=2)
     assert "0 or 1" in problems(gpusPerNode=2)
 
 
@@ -173,3 +178,30 @@ def test_every_declared_key_is_read():
     # parse_settings refuses keys it does not know, so reading every declared key
     # with its default proves that Pulumi.yaml and the parser agree.
     parse(**{key: spec["default"] for key, spec in declared_keys().items()})
+
+
+@pytest.mark.parametrize(
+    "size, gpus",
+    [
+        ("Standard_ND96asr_v4", 8),
+        ("Standard_ND96amsr_A100_v4", 8),
+        ("Standard_ND96isr_H100_v5", 8),
+        ("Standard_ND96isr_H200_v5", 8),
+    ],
+)
+def test_nd_sizes_need_no_gpus_per_node(size, gpus):
+    pool = parse(gpuVmSize=size, gpuNodeCount=2).gpu_pool
+    assert (pool.gpus_per_node, pool.expected_gpus) == (gpus, 2 * gpus)
+    assert vm_sizes.find_gpu_vm_size(size).gpu is not None
+    assert "0 or 8" in problems(gpuVmSize=size, gpusPerNode=4)
+
+
+@pytest.mark.parametrize("value", ["mnst", "ACCEPTANCE", "tensorflow", ""])
+def test_sample_workload_is_one_of_two(value):
+    message = problems(sampleWorkload=value)
+    assert f'aks-gpu:sampleWorkload = "{value}"' in message and "acceptance, mnist" in message
+
+
+@pytest.mark.parametrize("value", ["0", "-0.5", "1.5", "nan", "inf", "half"])
+def test_acceptance_fraction_is_a_share(value):
+    assert "aks-gpu:acceptanceMinFraction" in problems(acceptanceMinFraction=value)

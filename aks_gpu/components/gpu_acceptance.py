@@ -1,0 +1,87 @@
+"""The GPU acceptance test: every GPU of every node at the pool's floor measured against its datasheet."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from aks_gpu.builders import acceptance
+from aks_gpu.components.checks import GpuAcceptanceResult
+from aks_gpu.components.naming import child_options
+from aks_gpu.config.gpu_pool import GpuPoolSettings
+
+
+@dataclasses.dataclass
+class GpuAcceptanceArgs:
+    """Inputs of `GpuAcceptance`.
+
+    Attributes:
+        provider: the Kubernetes provider of the cluster.
+        kubeconfig: read by the result check after the Job completed (a secret).
+        namespace: namespace of the ConfigMap and the Job.
+        image: the CUDA PyTorch image the script runs in.
+        pool: the GPU pool (name, taints, size, MIG profile, floor).
+        min_fraction: share of the datasheet rates each GPU must reach.
+        depends_on: what must exist before GPUs can be requested (namespace, pool, plugin, verification).
+    """
+
+    provider: k8s.Provider
+    kubeconfig: pulumi.Input[str]
+    namespace: str
+    image: str
+    pool: GpuPoolSettings
+    min_fraction: float
+    depends_on: Sequence[pulumi.Resource]
+
+
+class GpuAcceptance(pulumi.ComponentResource):
+    """Runs the acceptance test as an Indexed Job; `pulumi up` fails naming any GPU that falls short.
+
+    Outputs: `job_name` and `result` ({"passed", "nodes": [{"node", "gpus": [...]}]}).
+    """
+
+    job_name: pulumi.Output[str]
+    result: pulumi.Output[dict[str, Any]]
+
+    def __init__(self, name: str, args: GpuAcceptanceArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("aks-gpu:index:GpuAcceptance", name, None, opts)
+        script = acceptance.acceptance_script()
+        config_map = acceptance.script_config_map(args.namespace, script)
+        scripts = k8s.core.v1.ConfigMap(
+            f"{name}-script",
+            metadata=config_map["metadata"],
+            data=config_map["data"],
+            opts=child_options(self, provider=args.provider, depends_on=list(args.depends_on)),
+        )
+        job = scripts.metadata.name.apply(
+            lambda config_map_name: acceptance.acceptance_job(
+                namespace_name=args.namespace,
+                config_map_name=config_map_name,
+                image=args.image,
+                pool=args.pool,
+                expected=acceptance.expectation(args.pool, args.min_fraction),
+                script_digest=acceptance.script_digest(script),
+            )
+        )
+        self.job = k8s.batch.v1.Job(
+            f"{name}-job",
+            metadata=job["metadata"],
+            spec=job["spec"],
+            opts=child_options(self, provider=args.provider, depends_on=[scripts, *args.depends_on]),
+        )
+        self.job_name = self.job.metadata.name
+        result = GpuAcceptanceResult(
+            f"{name}-result",
+            {
+                "kubeconfig": pulumi.Output.secret(args.kubeconfig),
+                "namespace": args.namespace,
+                "jobName": self.job_name,
+            },
+            opts=child_options(self, depends_on=[self.job], additional_secret_outputs=["kubeconfig"]),
+        )
+        self.result = result.result
+        self.register_outputs({"jobName": self.job_name, "result": self.result})
