@@ -263,7 +263,18 @@ class KubeApiServer:
             "status": {"conditions": [{"lastTransitionTime": "2026-01-01T00:00:00Z", **c} for c in conditions]},
         }
 
-    def put_pod(self, namespace: str, name: str, *, job: str, phase: str, created: str, log: str) -> None:
+    def put_pod(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        job: str,
+        phase: str,
+        created: str,
+        log: str,
+        node: str | None = None,
+        annotations: dict[str, str] | None = None,
+    ) -> None:
         pod = {
             "kind": "Pod",
             "apiVersion": "v1",
@@ -272,8 +283,9 @@ class KubeApiServer:
                 "namespace": namespace,
                 "labels": {"job-name": job, "batch.kubernetes.io/job-name": job},
                 "creationTimestamp": created,
+                "annotations": annotations or {},
             },
-            "spec": {"containers": [{"name": "main", "image": "sample"}]},
+            "spec": {"containers": [{"name": "main", "image": "sample"}], "nodeName": node},
             "status": {"phase": phase},
         }
         self._pods[(namespace, name)] = (pod, log)
