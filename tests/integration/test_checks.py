@@ -16,13 +16,17 @@ DAEMONSET = "kubernetes:apps/v1:DaemonSet"
 JOB = "kubernetes:batch/v1:Job"
 
 
+MNIST = {"sampleWorkload": "mnist"}
+
+
 def deps(run: Run, resource) -> set[str]:
     return {run.by_urn(urn).name for urn in resource.dependencies}
 
 
 @pytest.fixture(scope="module")
 def dev() -> Run:
-    return run_program()
+    # The walkthrough's job, whose result resource these tests follow.
+    return run_program(MNIST)
 
 
 def test_check_runs_after_pool_and_plugin_and_gates_the_sample_job(dev):
@@ -55,14 +59,14 @@ def test_outputs_come_from_the_check_and_the_job_result(dev):
 
 
 def test_verification_can_be_turned_off():
-    run = run_program({"verifyGpus": False})
+    run = run_program({"verifyGpus": False, **MNIST})
     assert [r.name for r in run.all(DYNAMIC)] == ["sample-gpu-job-result"]
     assert "verifiedGpus" not in run.outputs and "gpuNodes" not in run.outputs
     assert "gpu-verification-capacity" not in deps(run, run.one(JOB))
 
 
 def test_scale_from_zero_runs_check_beside_the_job_that_brings_the_node():
-    run = run_program({"gpuMinCount": 0, "gpuMaxCount": 2, "gpuVmSize": "Standard_NC64as_T4_v3"})
+    run = run_program({"gpuMinCount": 0, "gpuMaxCount": 2, "gpuVmSize": "Standard_NC64as_T4_v3", **MNIST})
     check = run.one(DYNAMIC, "gpu-verification-capacity")
     assert check.plain_inputs["expectedGpus"] == 4  # one node of a 4-GPU size
     assert "gpu-verification-capacity" not in deps(run, run.one(JOB))
