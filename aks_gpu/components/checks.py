@@ -70,33 +70,42 @@ class GpuCapacityCheckProvider(_Provider):
         return dynamic.CreateResult(id_=f"gpu-check-{props['selector']}", outs=outs)
 
 
-class SampleJobResultProvider(_Provider):
-    """Reads the sample Job's result with `aks_gpu.verifier.read_job_result`."""
+class _JobReaderProvider(_Provider):
+    """Reads what a completed Job's pods logged; subclasses say how (`read`)."""
+
+    def read(self, api: Any, namespace: str, job_name: str) -> dict[str, Any]:
+        """The Job's result as JSON-ready data; raises the verifier's error when it is a failure."""
+        raise NotImplementedError
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
-        """Read the Job's status and the last lines of its pod's log."""
+        """Read the Job's result into the `result` output (the kubeconfig is left out of the outputs)."""
         from aks_gpu import verifier
 
         with verifier.api_client_from_kubeconfig(props["kubeconfig"]) as api:
-            result = verifier.read_job_result(api, props["namespace"], props["jobName"])
+            result = self.read(api, props["namespace"], props["jobName"])
         outs = {k: v for k, v in props.items() if k not in NOT_A_TRIGGER}
         outs["result"] = result
         return dynamic.CreateResult(id_=f"{props['namespace']}/{props['jobName']}", outs=outs)
 
 
-class AcceptanceResultProvider(_Provider):
+class SampleJobResultProvider(_JobReaderProvider):
+    """Reads the MNIST Job's status and last lines with `aks_gpu.verifier.read_job_result`."""
+
+    def read(self, api: Any, namespace: str, job_name: str) -> dict[str, Any]:
+        """Status, pod and the last `Accuracy at step` of the Job's newest pod."""
+        from aks_gpu import verifier
+
+        return verifier.read_job_result(api, namespace, job_name)
+
+
+class AcceptanceResultProvider(_JobReaderProvider):
     """Reads the GPU acceptance Job's verdicts with `aks_gpu.verifier.acceptance_result`."""
 
-    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
-        """Read every pod's log; raises (failing `pulumi up`) naming node, GPU and figures when one fell short."""
-        from aks_gpu import verifier
+    def read(self, api: Any, namespace: str, job_name: str) -> dict[str, Any]:
+        """Every node's verdicts; raises (failing `pulumi up`) naming node, GPU and figures when one fell short."""
         from aks_gpu.verifier.acceptance_result import read_acceptance_result
 
-        with verifier.api_client_from_kubeconfig(props["kubeconfig"]) as api:
-            result = read_acceptance_result(api, props["namespace"], props["jobName"])
-        outs = {k: v for k, v in props.items() if k not in NOT_A_TRIGGER}
-        outs["result"] = result
-        return dynamic.CreateResult(id_=f"{props['namespace']}/{props['jobName']}", outs=outs)
+        return read_acceptance_result(api, namespace, job_name)
 
 
 def capacity_check_inputs(
