@@ -13,6 +13,7 @@ from typing import Any
 
 import pulumi
 
+from aks_gpu.config.access import AccessSettings, read_access
 from aks_gpu.config.cluster import SYSTEM_POOL_NAME, ClusterSettings, read_cluster
 from aks_gpu.config.gpu_pool import GpuPoolSettings, read_gpu_pool
 from aks_gpu.config.project import PROJECT, ConfigReader, SettingsError, declared_keys, with_defaults
@@ -28,6 +29,7 @@ class Settings:
     gpu_pool: GpuPoolSettings
     workloads: WorkloadSettings
     verification: VerificationSettings
+    access: AccessSettings
 
     @property
     def verification_expected_gpus(self) -> int:
@@ -72,6 +74,7 @@ def parse_settings(
         gpu_pool=read_gpu_pool(r, cluster.location, today),
         workloads=read_workloads(r),
         verification=read_verification(r),
+        access=read_access(r, cluster),
     )
     if settings.gpu_pool.name == SYSTEM_POOL_NAME and cluster.existing is None:
         r.fail("gpuPoolName", SYSTEM_POOL_NAME, f"a name other than '{SYSTEM_POOL_NAME}', which the system pool uses")
