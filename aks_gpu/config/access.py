@@ -44,11 +44,8 @@ def read_access(r: ConfigReader, cluster: ClusterSettings) -> AccessSettings:
             "stack creates; an existing cluster keeps its own sign-in, which the program reads from its "
             "kubeconfig (set kubeloginMode for how to log in to it)"
         )
-    if mode != declared_default("kubeloginMode") and not (entra_id or cluster.existing):
-        r.problems.append(
-            f"{PROJECT}:kubeloginMode is {mode} but this stack creates a cluster without Entra ID, whose "
-            "kubeconfig has no kubelogin; set entraId to true, or remove kubeloginMode"
-        )
+    # kubeloginMode alone is allowed: a kubeconfig without kubelogin passes unchanged,
+    # so pipelines may set the mode that fits their sign-in for every stack.
     return AccessSettings(entra_id=entra_id, admin_group_object_ids=groups, kubelogin_mode=mode)
 
 

@@ -170,8 +170,9 @@ def test_an_existing_entra_cluster_gets_its_devicecode_kubeconfig_converted():
     assert not [r for r in run.all(DYNAMIC) if r.name.endswith("-kubernetes-access")]
 
 
-def test_a_local_account_kubeconfig_passes_unchanged():
-    run = run_program(EXISTING, user_kubeconfig=FAKE_KUBECONFIG)
+@pytest.mark.parametrize("overrides", [EXISTING, {"kubeloginMode": "azurepipelines"}], ids=["existing", "new"])
+def test_a_local_account_kubeconfig_passes_unchanged(overrides):
+    run = run_program(overrides, user_kubeconfig=FAKE_KUBECONFIG)
     assert run.one(K8S_PROVIDER).plain_inputs["kubeconfig"] == FAKE_KUBECONFIG
 
 
@@ -186,9 +187,8 @@ def test_a_local_account_kubeconfig_passes_unchanged():
         ({"entraId": True, "entraAdminGroupObjectIds": [GROUP_A + "0"]}, ["entraAdminGroupObjectIds", "GUID"]),
         ({"entraAdminGroupObjectIds": [GROUP_A]}, ["entraAdminGroupObjectIds", "entraId is false"]),
         ({**EXISTING, "entraId": True}, ["entraId", "existingClusterName"]),
-        ({"kubeloginMode": "msi"}, ["kubeloginMode", "without Entra ID"]),
     ],
-    ids=["devicecode", "interactive", "ropc", "unknown", "group-name", "long-guid", "groups-only", "existing", "mode"],
+    ids=["devicecode", "interactive", "ropc", "unknown", "group-name", "long-guid", "groups-only", "existing"],
 )
 def test_bad_access_settings_register_nothing(overrides, fragments):
     with pytest.raises(SettingsError) as error:
