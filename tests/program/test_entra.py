@@ -196,3 +196,11 @@ def test_bad_access_settings_register_nothing(overrides, fragments):
     for fragment in fragments:
         assert fragment in str(error.value), fragment
     assert error.value.run.resources == []
+
+
+def test_preview_of_a_new_entra_stack_plans_the_assignment_and_the_wait():
+    run = run_program(ENTRA, preview=True, user_kubeconfig=FAKE_ENTRA_KUBECONFIG)
+    # Only the deployer's identity is read at preview; the cluster's credentials are not.
+    assert [token for token, _ in run.invokes] == ["azure-native:authorization:getClientConfig"]
+    assert run.one(ROLE_ASSIGNMENT).plain_inputs["principalId"] == FAKE_CLIENT_CONFIG["objectId"]
+    assert dynamic(run, "-kubernetes-access")
