@@ -16,7 +16,7 @@ from aks_gpu.facts.kubernetes import AGENT_POOL_LABEL
 settings = read_settings()
 pool, workloads = settings.gpu_pool, settings.workloads
 
-cluster = GpuCluster("aks-gpu", GpuClusterArgs(cluster=settings.cluster, gpu_pool=pool))
+cluster = GpuCluster("aks-gpu", GpuClusterArgs(cluster=settings.cluster, gpu_pool=pool, access=settings.access))
 
 plugin = NvidiaDevicePlugin(
     "nvidia-device-plugin",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from aks_gpu.config.access import AccessSettings
 from aks_gpu.config.cluster import SYSTEM_POOL_NAME, ClusterSettings
 from aks_gpu.config.gpu_pool import GpuPoolSettings
 
@@ -20,8 +21,11 @@ def dns_prefix(cluster: ClusterSettings) -> str:
     return cleaned or "aks-gpu"
 
 
-def cluster_properties(cluster: ClusterSettings) -> dict[str, Any]:
-    """A new cluster: RBAC on, a system-assigned managed identity, the system pool inline."""
+def cluster_properties(cluster: ClusterSettings, access: AccessSettings | None = None) -> dict[str, Any]:
+    """A new cluster: RBAC on, a system-assigned managed identity, the system pool inline.
+
+    With `access.entra_id`, also AKS-managed Entra ID, Azure RBAC and no local accounts.
+    """
     props: dict[str, Any] = {
         "dnsPrefix": dns_prefix(cluster),
         "enableRBAC": True,
@@ -33,7 +37,25 @@ def cluster_properties(cluster: ClusterSettings) -> dict[str, Any]:
         props["resourceName"] = cluster.cluster_name
     if cluster.kubernetes_version:
         props["kubernetesVersion"] = cluster.kubernetes_version
+    if access and access.entra_id:
+        props.update(entra_id_properties(access))
     return props
+
+
+def entra_id_properties(access: AccessSettings) -> dict[str, Any]:
+    """AKS-managed Entra ID sign-in, Azure RBAC authorization, and no static credentials.
+
+    Names as in ManagedClusterAADProfileArgs (pulumi-azure-native) and the ARM API.
+    """
+    profile: dict[str, Any] = {"managed": True, "enableAzureRBAC": True}
+    if access.admin_group_object_ids:
+        profile["adminGroupObjectIDs"] = list(access.admin_group_object_ids)
+    return {
+        "aadProfile": profile,
+        # Without this, listClusterAdminCredentials hands out a certificate that
+        # bypasses Entra ID and Azure RBAC altogether.
+        "disableLocalAccounts": True,
+    }
 
 
 def system_pool_profile(cluster: ClusterSettings) -> dict[str, Any]:

@@ -1,6 +1,10 @@
 """Pulumi dynamic resources that run the verifier (`aks_gpu.verifier`) during `pulumi up`.
 
-Two dynamic resources wrap the library:
+Three dynamic resources wrap the library:
+
+- `ClusterAccessCheck` waits until the cluster's authorizer allows the deploying
+  identity to create namespaces (a new Azure role assignment takes minutes to
+  arrive); every Kubernetes object of a new Entra ID cluster waits for it.
 
 - `GpuCapacityCheck` waits until the GPU pool's allocatable `nvidia.com/gpu` adds
   up to the expected count and records what each node reports.
@@ -56,11 +60,12 @@ class GpuCapacityCheckProvider(_Provider):
         # Imported here: this runs in Pulumi's dynamic provider process.
         from aks_gpu import verifier
 
-        with verifier.api_client_from_kubeconfig(props["kubeconfig"]) as api:
+        timeout = float(props["timeoutSeconds"])
+        with verifier.api_client_from_kubeconfig(props["kubeconfig"], exec_timeout=timeout) as api:
             report = verifier.wait_for_gpus(
                 api,
                 expected=int(props["expectedGpus"]),
-                timeout=float(props["timeoutSeconds"]),
+                timeout=timeout,
                 selector=props["selector"],
                 progress=lambda line: pulumi.log.info(line),
             )
@@ -106,6 +111,45 @@ class AcceptanceResultProvider(_JobReaderProvider):
         from aks_gpu.verifier.acceptance_result import read_acceptance_result
 
         return read_acceptance_result(api, namespace, job_name)
+
+
+class ClusterAccessCheckProvider(_Provider):
+    """Waits with `aks_gpu.verifier.access.wait_for_access` until the identity may create namespaces."""
+
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        """Wait for the role assignment to reach the cluster; raises ClusterAccessError at the deadline."""
+        from aks_gpu import verifier
+        from aks_gpu.verifier.access import wait_for_access
+
+        timeout = float(props["timeoutSeconds"])
+        with verifier.api_client_from_kubeconfig(props["kubeconfig"], exec_timeout=timeout) as api:
+            reviews = wait_for_access(api, timeout, progress=lambda line: pulumi.log.info(line))
+        outs = {k: v for k, v in props.items() if k not in NOT_A_TRIGGER}
+        outs["reviews"] = reviews
+        return dynamic.CreateResult(id_="cluster-access", outs=outs)
+
+
+class ClusterAccessCheck(dynamic.Resource):
+    """A dynamic resource that waits until the kubeconfig's identity may create namespaces (output reviews)."""
+
+    reviews: pulumi.Output[int]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        kubeconfig: pulumi.Input[str],
+        timeout_seconds: int,
+        triggers: dict[str, pulumi.Input[Any]],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        props = {
+            "kubeconfig": pulumi.Output.secret(kubeconfig),
+            "timeoutSeconds": timeout_seconds,
+            **triggers,
+            "reviews": None,
+        }
+        super().__init__(ClusterAccessCheckProvider(), name, props, opts)
 
 
 def capacity_check_inputs(

@@ -7,13 +7,17 @@ import dataclasses
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi_azure_native import containerservice, features, resources
+from pulumi_azure_native import authorization, containerservice, features, resources
 
 from aks_gpu.builders import arm
+from aks_gpu.builders import role_assignment as ra
+from aks_gpu.builders.kubeconfig import convert_kubeconfig
+from aks_gpu.components.checks import ClusterAccessCheck
 from aks_gpu.components.naming import child_options
+from aks_gpu.config.access import AccessSettings
 from aks_gpu.config.cluster import ClusterSettings
 from aks_gpu.config.gpu_pool import GpuPoolSettings
-from aks_gpu.facts import azure
+from aks_gpu.facts import azure, entra
 
 
 @dataclasses.dataclass
@@ -23,10 +27,12 @@ class GpuClusterArgs:
     Attributes:
         cluster: the new cluster to create, or the existing one to join.
         gpu_pool: the GPU agent pool to add to it.
+        access: Entra ID for a new cluster, and how kubelogin signs in to an Entra ID cluster.
     """
 
     cluster: ClusterSettings
     gpu_pool: GpuPoolSettings
+    access: AccessSettings
 
 
 class GpuCluster(pulumi.ComponentResource):
@@ -34,7 +40,12 @@ class GpuCluster(pulumi.ComponentResource):
 
     Outputs: `resource_group_name`, `cluster_name`, `gpu_pool_name`, the user
     `kubeconfig` (a secret) and `provider`, a Kubernetes provider for the cluster.
-    `cluster_ready` is what Kubernetes objects wait for before the first API call.
+
+    An Entra ID cluster's kubeconfig is rewritten to `access.kubelogin_mode`, so
+    neither the provider nor the verification waits for a person. A new Entra ID
+    cluster also gets a role assignment making the deploying identity cluster
+    admin, and a check that waits until the cluster honours it; the provider (so
+    every Kubernetes object) and the kubeconfig output (so every check) wait for both.
     """
 
     resource_group_name: pulumi.Output[str]
@@ -57,7 +68,7 @@ class GpuCluster(pulumi.ComponentResource):
             self.cluster_name = existing.name
             self.resource_group_name = pulumi.Output.from_input(args.cluster.existing.resource_group_name)
         else:
-            cluster = self._new_cluster(args.cluster)
+            cluster = self._new_cluster(args.cluster, args.access)
 
         self.gpu_pool = self._gpu_pool(args, cluster)
         self.gpu_pool_name = pulumi.Output.from_input(args.gpu_pool.name)
@@ -67,13 +78,23 @@ class GpuCluster(pulumi.ComponentResource):
             resource_name=self.cluster_name,
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
+        mode = args.access.kubelogin_mode
+        kubeconfig = pulumi.Output.secret(
+            credentials.kubeconfigs[0].value.apply(
+                lambda encoded: convert_kubeconfig(base64.b64decode(encoded).decode(), mode)
+            )
+        )
+        gate: list[pulumi.Resource] = []
+        if cluster is not None and args.access.entra_id:
+            gate = self._deployer_access(cluster, kubeconfig)
+        # Anything reading the kubeconfig (the checks) waits for the gate too.
         self.kubeconfig = pulumi.Output.secret(
-            credentials.kubeconfigs[0].value.apply(lambda encoded: base64.b64decode(encoded).decode())
+            pulumi.Output.all(kubeconfig, *(g.urn for g in gate)).apply(lambda values: values[0])
         )
         self.provider = k8s.Provider(
             f"{name}-kubernetes",
             kubeconfig=self.kubeconfig,
-            opts=child_options(self, "aks", depends_on=[cluster] if cluster else None),
+            opts=child_options(self, "aks", depends_on=([cluster] if cluster else []) + gate or None),
         )
         self.register_outputs(
             {
@@ -84,7 +105,7 @@ class GpuCluster(pulumi.ComponentResource):
             }
         )
 
-    def _new_cluster(self, settings: ClusterSettings) -> containerservice.ManagedCluster:
+    def _new_cluster(self, settings: ClusterSettings, access: AccessSettings) -> containerservice.ManagedCluster:
         group = resources.ResourceGroup(
             f"{self._name}-resource-group",
             resource_group_name=settings.resource_group_name,
@@ -95,7 +116,7 @@ class GpuCluster(pulumi.ComponentResource):
             f"{self._name}-cluster",
             resource_group_name=group.name,
             location=group.location,
-            **arm.as_resource_args(arm.cluster_properties(settings)),
+            **arm.as_resource_args(arm.cluster_properties(settings, access)),
             # The GPU pool is its own AgentPool resource; without this, every
             # update would try to reconcile the pool list and remove it.
             opts=child_options(self, "cluster", ignore_changes=["agentPoolProfiles"]),
@@ -103,6 +124,43 @@ class GpuCluster(pulumi.ComponentResource):
         self.cluster_name = cluster.name
         self.resource_group_name = group.name
         return cluster
+
+    def _deployer_access(
+        self, cluster: containerservice.ManagedCluster, kubeconfig: pulumi.Output[str]
+    ) -> list[pulumi.Resource]:
+        """Make the identity running `pulumi up` cluster admin, and wait until the cluster knows it.
+
+        With Azure RBAC, creating the cluster gives its creator no Kubernetes
+        rights; without this, the first Kubernetes call of the stack is refused.
+        """
+        client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        assignment = authorization.RoleAssignment(
+            f"{self._name}-deployer-cluster-admin",
+            role_assignment_name=pulumi.Output.all(cluster.id, client.object_id).apply(
+                lambda ids: ra.role_assignment_name(ids[0], ids[1], entra.AKS_RBAC_CLUSTER_ADMIN_ROLE_ID)
+            ),
+            scope=cluster.id,
+            principal_id=client.object_id,
+            principal_type=client.client_id.apply(ra.principal_type),
+            role_definition_id=client.subscription_id.apply(ra.role_definition_id),
+            description="aks-gpu: the identity that deploys this stack manages the cluster's Kubernetes objects.",
+            opts=child_options(self, None, depends_on=[cluster]),
+        )
+        access = ClusterAccessCheck(
+            f"{self._name}-kubernetes-access",
+            kubeconfig=kubeconfig,
+            timeout_seconds=entra.ROLE_PROPAGATION_SECONDS,
+            # A new assignment (another deployer, a re-created cluster) waits again.
+            triggers={"roleAssignmentId": assignment.id},
+            opts=child_options(
+                self,
+                None,
+                depends_on=[assignment],
+                additional_secret_outputs=["kubeconfig"],
+                custom_timeouts=pulumi.CustomTimeouts(create=f"{entra.ROLE_PROPAGATION_SECONDS + 120}s"),
+            ),
+        )
+        return [assignment, access]
 
     def _gpu_pool(self, args: GpuClusterArgs, cluster: containerservice.ManagedCluster | None) -> pulumi.CustomResource:
         pool = args.gpu_pool

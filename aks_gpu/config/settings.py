@@ -13,6 +13,7 @@ from typing import Any
 
 import pulumi
 
+from aks_gpu.config.access import AccessSettings, read_access
 from aks_gpu.config.cluster import SYSTEM_POOL_NAME, ClusterSettings, read_cluster
 from aks_gpu.config.gpu_pool import GpuPoolSettings, read_gpu_pool
 from aks_gpu.config.project import PROJECT, ConfigReader, SettingsError, declared_keys, with_defaults
@@ -29,6 +30,7 @@ class Settings:
     gpu_pool: GpuPoolSettings
     workloads: WorkloadSettings
     verification: VerificationSettings
+    access: AccessSettings
 
     @property
     def verification_expected_gpus(self) -> int:
@@ -73,6 +75,7 @@ def parse_settings(
         gpu_pool=read_gpu_pool(r, cluster.location, today),
         workloads=read_workloads(r),
         verification=read_verification(r),
+        access=read_access(r, cluster),
     )
     _check_acceptance(r, settings)
     if settings.gpu_pool.name == SYSTEM_POOL_NAME and cluster.existing is None:

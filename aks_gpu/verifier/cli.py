@@ -106,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_request.code or 0)
     try:
         kubeconfig = Path(args.kubeconfig).read_text(encoding="utf-8")
-        api = api_client_from_kubeconfig(kubeconfig)
+        # An exec plugin (kubelogin) gets the same limit as the wait, never longer.
+        api = api_client_from_kubeconfig(kubeconfig, exec_timeout=args.timeout)
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
         _stderr(f"Cannot read the kubeconfig {args.kubeconfig}: {reason}")

@@ -1,4 +1,10 @@
-"""An API client from kubeconfig text, built in memory: certificates and keys never reach a disk."""
+"""An API client from kubeconfig text, built in memory: certificates and keys never reach a disk.
+
+A user with an exec credential plugin (kubelogin) has it run here, under a
+timeout and never waiting for a person (`exec_credentials`), instead of by the
+`kubernetes` client, which would wait as long as the plugin does and write a
+returned client key to a temporary file.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ import binascii
 import os
 import ssl
 import tempfile
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import kubernetes.client
@@ -15,17 +23,28 @@ from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import KubeConfigLoader
 
 from aks_gpu.verifier.errors import VerificationError
+from aks_gpu.verifier.exec_credentials import ExecCredential, run_exec_plugin
+
+# How long an exec plugin may take when the caller gives no deadline of its own.
+DEFAULT_EXEC_TIMEOUT = 60.0
+# A token this close to its expiry is fetched again before the next request.
+REFRESH_MARGIN_SECONDS = 120.0
 
 
-def api_client_from_kubeconfig(kubeconfig: str) -> kubernetes.client.ApiClient:
+def api_client_from_kubeconfig(
+    kubeconfig: str, exec_timeout: float = DEFAULT_EXEC_TIMEOUT
+) -> kubernetes.client.ApiClient:
     """Build an API client from kubeconfig YAML text, entirely in memory.
 
     The `kubernetes` client writes inline certificates and keys
     (`*-data` fields) to temporary files; here they go into an in-memory TLS
-    context instead, so the credentials never reach a disk.
+    context instead, so the credentials never reach a disk. An exec plugin runs
+    for at most `exec_timeout` seconds; a token it returns is fetched again
+    when it is about to expire during a long wait.
     """
     config = _parse_kubeconfig(kubeconfig)
     inline = _take_inline_tls_data(config)
+    exec_run = _run_current_exec_plugin(config, exec_timeout)
     configuration = kubernetes.client.Configuration()
     try:
         loader = KubeConfigLoader(config_dict=config)
@@ -35,16 +54,83 @@ def api_client_from_kubeconfig(kubeconfig: str) -> kubernetes.client.ApiClient:
         # ConfigException messages name keys and paths, never values.
         detail = str(error) if isinstance(error, ConfigException) else "unexpected structure"
         raise VerificationError(f"The kubeconfig is not usable: {detail}") from None
+    cert = inline.get(("users", context.get("user"), "client-certificate-data"))
+    key = inline.get(("users", context.get("user"), "client-key-data"))
+    if exec_run is not None:
+        credential, rerun = exec_run
+        if credential.client_certificate is not None:
+            cert, key = credential.client_certificate, credential.client_key
+        if credential.token is not None:
+            _keep_token_fresh(configuration, credential, rerun)
     client = kubernetes.client.ApiClient(configuration)
     tls = _tls_context(
         configuration,
         ca=inline.get(("clusters", context.get("cluster"), "certificate-authority-data")),
-        cert=inline.get(("users", context.get("user"), "client-certificate-data")),
-        key=inline.get(("users", context.get("user"), "client-key-data")),
+        cert=cert,
+        key=key,
     )
     if tls is not None:
         client.rest_client.pool_manager.connection_pool_kw["ssl_context"] = tls
     return client
+
+
+def _named(config: dict[str, Any], section: str, name: Any) -> dict[str, Any] | None:
+    entries = config.get(section)
+    for entry in entries if isinstance(entries, list) else ():
+        if isinstance(entry, dict) and entry.get("name") == name:
+            return entry
+    return None
+
+
+def _run_current_exec_plugin(
+    config: dict[str, Any], timeout: float
+) -> tuple[ExecCredential, Callable[[], ExecCredential]] | None:
+    """Take the current user's exec plugin out of `config` (so the loader cannot run it), run it,
+    and put a returned token in its place; returns the credential and a way to fetch a new one."""
+    context = (_named(config, "contexts", config.get("current-context")) or {}).get("context")
+    if not isinstance(context, dict):
+        return None  # the loader reports the broken context
+    user = (_named(config, "users", context.get("user")) or {}).get("user")
+    if not isinstance(user, dict) or not isinstance(user.get("exec"), dict):
+        return None
+    exec_config = user.pop("exec")
+    cluster = (_named(config, "clusters", context.get("cluster")) or {}).get("cluster")
+
+    def run(limit: float = timeout) -> ExecCredential:
+        return run_exec_plugin(exec_config, limit, cluster if isinstance(cluster, dict) else None)
+
+    credential = run()
+    if credential.token is not None:
+        user["token"] = credential.token
+    return credential, run
+
+
+def _keep_token_fresh(
+    configuration: kubernetes.client.Configuration, credential: ExecCredential, rerun: Callable[[], ExecCredential]
+) -> None:
+    """Fetch a new token before each request once the current one is about to expire.
+
+    The client calls the hook before every request; running the plugin again
+    only near expiry keeps that cheap. A failed refresh keeps the old token, and
+    the API server's 401 then says what went wrong. Client certificates are not
+    refreshed: the TLS context is built once.
+    """
+    current = [credential]
+    lock = threading.Lock()
+
+    def refresh(config: kubernetes.client.Configuration) -> None:
+        with lock:
+            if not current[0].expires_within(REFRESH_MARGIN_SECONDS):
+                return
+            try:
+                fresh = rerun()
+            except VerificationError:
+                return
+            if fresh.token:
+                current[0] = fresh
+                config.api_key["BearerToken"] = f"Bearer {fresh.token}"
+
+    configuration.refresh_api_key_hook = refresh
 
 
 def _parse_kubeconfig(kubeconfig: str) -> dict[str, Any]:

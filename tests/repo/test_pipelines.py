@@ -374,11 +374,16 @@ def test_azure_pipelines_use_the_workload_identity_connection_and_oidc():
     for assignment in ("ARM_USE_OIDC=true", 'ARM_CLIENT_ID="$servicePrincipalId"', 'ARM_OIDC_TOKEN="$idToken"'):
         assert assignment in script
     assert "ARM_SUBSCRIPTION_ID" in script and 'ARM_TENANT_ID="$tenantId"' in script
-    # Only the two Pulumi secrets, mapped explicitly; no Azure secret anywhere.
+    # Only the two Pulumi secrets and the job's own access token (kubelogin's
+    # azurepipelines login trades it for a federated token), mapped explicitly;
+    # no Azure secret anywhere.
     assert {k for k in task["env"] if "TOKEN" in k or "PASSPHRASE" in k} == {
         "PULUMI_ACCESS_TOKEN",
         "PULUMI_CONFIG_PASSPHRASE",
+        "SYSTEM_ACCESSTOKEN",
     }
+    assert task["env"]["SYSTEM_ACCESSTOKEN"] == "$(System.AccessToken)"
+    assert "common+=(--config aks-gpu:kubeloginMode=azurepipelines)" in script
     for path in ADO_FILES:
         assert not re.search(r"CLIENT_SECRET|clientSecret|servicePrincipalKey", path.read_text()), path.name
 
@@ -400,6 +405,39 @@ def test_azure_pipelines_install_the_pinned_tools():
     install = next(s["bash"] for s in template["steps"] if "sha256sum --check" in s.get("bash", ""))
     assert "pulumi-v${PULUMI_VERSION}-linux-x64.tar.gz" in install
     assert any("--requirement requirements.txt" in s.get("bash", "") for s in template["steps"])
+
+
+KUBELOGIN_VERSION = "0.2.19"
+
+
+def _checks_kubelogin(script: str) -> None:
+    assert "kubelogin-linux-amd64.zip" in script
+    assert 'sha256sum --check --strict "$archive.sha256"' in script
+    assert "releases/download/v${KUBELOGIN_VERSION}" in script
+
+
+def test_azure_pipelines_install_a_pinned_checked_kubelogin():
+    template = load(ADO_TEMPLATE)
+    [version] = [p for p in template["parameters"] if p["name"] == "kubeloginVersion"]
+    assert version["default"] == KUBELOGIN_VERSION
+    [install] = [s for s in template["steps"] if "kubelogin-linux-amd64.zip" in s.get("bash", "")]
+    _checks_kubelogin(install["bash"])
+    assert install["env"]["KUBELOGIN_VERSION"] == "${{ parameters.kubeloginVersion }}"
+    steps = template["steps"]
+    assert steps.index(install) < next(i for i, s in enumerate(steps) if s.get("task") == "AzureCLI@2")
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflows_install_a_pinned_checked_kubelogin_after_the_azure_login(path):
+    workflow = load(path)
+    [job] = workflow["jobs"].values()
+    assert job["env"]["KUBELOGIN_VERSION"] == KUBELOGIN_VERSION
+    steps = job["steps"]
+    [install] = [s for s in steps if "kubelogin-linux-amd64.zip" in s.get("run", "")]
+    _checks_kubelogin(install["run"])
+    login = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith(AZURE_LOGIN + "@"))
+    first_pulumi = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith(PULUMI_ACTION + "@"))
+    assert login < steps.index(install) < first_pulumi
 
 
 def test_azure_pipelines_preview_pull_requests_and_deploy_main_behind_an_environment():

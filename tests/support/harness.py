@@ -48,6 +48,50 @@ contexts:
   context: {{cluster: aks, user: clusterUser}}
 current-context: aks
 """
+# What listClusterUserCredentials returns for an AKS-managed Entra ID cluster:
+# a user running kubelogin's device code flow, which waits for a person.
+FAKE_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+FAKE_ENTRA_KUBECONFIG = f"""apiVersion: v1
+kind: Config
+clusters:
+- name: aks
+  cluster:
+    certificate-authority-data: {base64.b64encode(b"not a real CA").decode()}
+    server: "https://aks.example.invalid:443"
+users:
+- name: clusterUser_rg_aks
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      args:
+      - get-token
+      - --environment
+      - AzurePublicCloud
+      - --server-id
+      - 6dae42f8-4368-4678-94ff-3960e28e3630
+      - --client-id
+      - 80faf920-1908-4b52-b5ef-a8e7bedfc67a
+      - --tenant-id
+      - {FAKE_TENANT}
+      - --login
+      - devicecode
+      command: kubelogin
+      env: null
+      installHint: |
+        kubelogin is not installed (fake hint kept by conversion)
+      provideClusterInfo: false
+contexts:
+- name: aks
+  context: {{cluster: aks, user: clusterUser_rg_aks}}
+current-context: aks
+"""
+# The deploying identity getClientConfig reports: a person signed in with the Azure CLI.
+FAKE_CLIENT_CONFIG = {
+    "clientId": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+    "objectId": "0a1b2c3d-0000-4000-8000-0000000de910",
+    "subscriptionId": "00000000-1111-2222-3333-444444444444",
+    "tenantId": FAKE_TENANT,
+}
 
 
 # Outputs of the dynamic resources by the end of their name, so tests can see that
@@ -62,6 +106,7 @@ DYNAMIC_OUTPUTS = {
             "nodes": [{"node": "aks-gpu-0", "passed": True, "gpus": [{"index": 0, "tflops": 41.5, "passed": True}]}],
         }
     },
+    "access": {"reviews": 3},
 }
 
 
@@ -172,9 +217,11 @@ def _base_name(name: str) -> str:
 
 
 class _Mocks(pulumi.runtime.Mocks):
-    def __init__(self, invokes: list, preview: bool):
+    def __init__(self, invokes: list, preview: bool, user_kubeconfig: str = FAKE_KUBECONFIG, client_config=None):
         self.invokes = invokes
         self.preview = preview
+        self.user_kubeconfig = user_kubeconfig
+        self.client_config = client_config or FAKE_CLIENT_CONFIG
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         if self.preview:
@@ -197,10 +244,12 @@ class _Mocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs):
         self.invokes.append((args.token, dict(args.args)))
         if args.token == "azure-native:containerservice:listManagedClusterUserCredentials":
-            encoded = base64.b64encode(FAKE_KUBECONFIG.encode()).decode()
+            encoded = base64.b64encode(self.user_kubeconfig.encode()).decode()
             return {"kubeconfigs": [{"name": "clusterUser", "value": encoded}]}
         if args.token == "azure-native:containerservice:getManagedCluster":
             return {"name": args.args["resourceName"], "location": "eastus"}
+        if args.token == "azure-native:authorization:getClientConfig":
+            return dict(self.client_config)
         return {}
 
 
@@ -251,12 +300,23 @@ class _Warnings(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def run_program(overrides: dict[str, Any] | None = None, *, stack: str | None = "dev", preview: bool = False) -> Run:
-    """Run __main__.py once for the given stack file and config overrides."""
+def run_program(
+    overrides: dict[str, Any] | None = None,
+    *,
+    stack: str | None = "dev",
+    preview: bool = False,
+    user_kubeconfig: str = FAKE_KUBECONFIG,
+    client_config: dict[str, str] | None = None,
+) -> Run:
+    """Run __main__.py once for the given stack file and config overrides.
+
+    `user_kubeconfig` is what listManagedClusterUserCredentials returns (FAKE_ENTRA_KUBECONFIG
+    for an Entra ID cluster); `client_config` what getClientConfig says about the deployer.
+    """
     config = stack_config(stack, overrides)
     pulumi.runtime.set_all_config({key: _engine_form(value) for key, value in config.items()})
     invokes: list = []
-    mock = _Mocks(invokes, preview)
+    mock = _Mocks(invokes, preview, user_kubeconfig, client_config)
     monitor = _RecordingMonitor(mock)
     warnings = _Warnings()
     logger = logging.getLogger(f"aks-gpu-test-{id(monitor)}")

@@ -11,6 +11,8 @@ it is against a cluster:
 - GET /apis/batch/v1/namespaces/{ns}/jobs/{name}
 - GET /api/v1/namespaces/{ns}/pods?labelSelector=...
 - GET /api/v1/namespaces/{ns}/pods/{name}/log (tailLines)
+- POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews: not allowed for
+  the first `deny_access_reviews(n)` reviews, allowed afterwards
 
 Tests change nodes while watches are open and inject faults: transient
 errors, a watch stream cut mid-way, 410 Gone on a watch resume, 401/403.
@@ -148,6 +150,8 @@ class KubeApiServer:
         self._faults = _Faults()
         self._requests: list[Request] = []
         self._watches_opened = 0
+        self._reviews_to_deny = 0
+        self.access_reviews: list[dict[str, Any]] = []
         self._stopping = False
         self._httpd: ThreadingHTTPServer | None = None
 
@@ -300,6 +304,17 @@ class KubeApiServer:
     def deny(self, status: int | None) -> None:
         """Answer every request with 401 or 403 (None stops it)."""
         self._faults.denied = status
+
+    def deny_access_reviews(self, count: int) -> None:
+        """Answer the next `count` SelfSubjectAccessReviews with allowed: false (a role not yet propagated)."""
+        self._reviews_to_deny = count
+
+    def _review(self, review: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self.access_reviews.append(review)
+            allowed = self._reviews_to_deny <= 0
+            self._reviews_to_deny -= 1
+        return {**review, "status": {"allowed": allowed}}
 
     def drop_next_watch(self, after_events: int = 0) -> None:
         """Cut the next watch stream after it delivered `after_events` events."""
@@ -467,6 +482,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(status, _status(status, reason.replace(" ", ""), f"{reason} ({url.path})"))
             return
         self._route(url.path.strip("/").split("/"), query)
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+        url = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        refusal = self.api._admit(Request(url.path, {}), self.headers.get("Authorization"))
+        if refusal:
+            status, reason = refusal
+            self._send_json(status, _status(status, reason.replace(" ", ""), f"{reason} ({url.path})"))
+            return
+        if url.path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews":
+            self._send_json(201, self.api._review(json.loads(body or b"{}")))
+            return
+        self._send_json(404, _status(404, "NotFound", "the server could not find the requested resource"))
 
     def _route(self, parts: list[str], query: dict[str, str]) -> None:
         match parts:
