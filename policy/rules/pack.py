@@ -20,8 +20,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         name="gpu-vm-size-not-retired",
         description=(
-            "Each GPU pool uses an NVIDIA GPU VM size from aks_gpu/facts/vm_sizes.py that AKS supports "
-            "and Azure has not retired in the cluster's region."
+            "No GPU pool uses a VM size that aks_gpu/facts/vm_sizes.py marks unsupported by AKS GPU "
+            "pools, or that Azure has retired in the cluster's region."
         ),
         enforcement=MANDATORY,
         severity="high",
@@ -31,7 +31,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         name="gpu-vm-size-retiring-soon",
         description=(
-            f"Warns when a GPU pool's VM size retires within {RETIREMENT_WARNING_DAYS} days in the cluster's region."
+            f"Warns when a GPU pool's VM size retires within {RETIREMENT_WARNING_DAYS} days in the cluster's "
+            "region, or is not in aks_gpu/facts/vm_sizes.py (so its retirement date is unknown)."
         ),
         enforcement=ADVISORY,
         severity="low",

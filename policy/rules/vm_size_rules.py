@@ -25,13 +25,9 @@ def vm_size_problem(vm_size: str, location: str | None, today: date) -> str | No
     if reason:
         return f"{vm_size} cannot back an AKS GPU pool: {reason}."
     size = vm_sizes.find_gpu_vm_size(vm_size)
-    if size is None:
-        return (
-            f"{vm_size} is not in the GPU VM size catalog (aks_gpu/facts/vm_sizes.py), so its GPU "
-            "and retirement date are unknown. Pick a listed size, or add this one to the "
-            "catalog with its source."
-        )
-    if size.is_retired(today, location):
+    # A size the catalog does not know is the program's to accept (with gpusPerNode) or
+    # refuse; the advisory rule says its retirement date is unknown.
+    if size is not None and size.is_retired(today, location):
         where = f" in {location}" if location else ""
         successor = f" Move to {size.successor}." if size.successor else ""
         return (
@@ -39,6 +35,14 @@ def vm_size_problem(vm_size: str, location: str | None, today: date) -> str | No
             f"{size.retirement_date(location)}; Azure no longer allocates it.{successor}"
         )
     return None
+
+
+def _uncatalogued(vm_size: str) -> str:
+    return (
+        f"{vm_size} is not in the GPU VM size catalog (aks_gpu/facts/vm_sizes.py), so its GPU "
+        "and retirement date are unknown. Pick a listed size, or add this one to the "
+        "catalog with its source."
+    )
 
 
 def _pools_with_location(resources: Sequence[Resource]) -> Iterator[tuple[Resource, Pool, str | None]]:
@@ -66,12 +70,15 @@ def gpu_vm_size_violations(resources: Sequence[Resource], today: date | None = N
 
 
 def gpu_vm_size_retiring_violations(resources: Sequence[Resource], today: date | None = None) -> list[Violation]:
-    """Stack rule (advisory): GPU pools whose VM size retires within RETIREMENT_WARNING_DAYS."""
+    """Stack rule (advisory): GPU pools whose VM size retires within RETIREMENT_WARNING_DAYS, or is not catalogued."""
     today = today or today_utc()
     horizon = today + timedelta(days=RETIREMENT_WARNING_DAYS)
     violations = []
     for r, pool, location in _pools_with_location(resources):
-        size = vm_sizes.find_gpu_vm_size(text(pool.fields.get("vmSize")) or "")
+        vm_size = text(pool.fields.get("vmSize"))
+        size = vm_sizes.find_gpu_vm_size(vm_size or "")
+        if vm_size and size is None and not vm_sizes.unsupported_reason(vm_size):
+            violations.append(Violation(f"GPU pool '{pool.name}': {_uncatalogued(vm_size)}", r.urn))
         retires = size.retirement_date(location) if size else None
         if size and retires and today < retires <= horizon:
             successor = f" Plan the move to {size.successor}." if size.successor else ""
