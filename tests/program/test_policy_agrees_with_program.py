@@ -91,7 +91,7 @@ def agreement_cases():
         yield pytest.param(name, overrides, id=name, marks=marks)
 
 
-@pytest.mark.parametrize(("name", "overrides"), agreement_cases())
+@pytest.mark.parametrize(("name", "overrides"), list(agreement_cases()))
 def test_what_the_program_accepts_passes_the_mandatory_rules(name, overrides):
     stack = program_or_refusal(overrides)
     if stack is None:
