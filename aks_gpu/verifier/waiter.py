@@ -38,7 +38,8 @@ READ_TIMEOUT_GRACE = 5.0
 ProgressFn = Callable[[str], None]
 
 USUAL_CAUSES = (
-    f"the NVIDIA device plugin does not tolerate the GPU pool's taints (e.g. sku=gpu:NoSchedule) or the spot taint {SPOT_TAINT}",
+    "the NVIDIA device plugin does not tolerate the GPU pool's taints (e.g. sku=gpu:NoSchedule) "
+    f"or the spot taint {SPOT_TAINT}",
     "the device plugin DaemonSet is not running on the GPU nodes, or runs a wrong image",
     "the NVIDIA driver install is still in progress or failed (capacity stays 0 on a GPU VM)",
     "the nodes are still provisioning, or the autoscaler keeps the GPU pool at 0 nodes",
