@@ -1,13 +1,8 @@
-"""The aks-gpu policy pack: wires `policy/rules.py` into pulumi-policy.
+"""The aks-gpu policy pack: wires `policy/rules/` into pulumi-policy.
 
 Run it as the pipelines do, from the repository root:
 
     pulumi preview --policy-pack policy
-
-The rules import the GPU VM size catalog from the program (`components/catalog.py`)
-instead of keeping a copy, so this file puts the repository root on `sys.path`:
-the pack only works from a checkout of this repository (a pack published on its
-own with `pulumi policy publish` would not find the catalog).
 
 Nothing here decides anything; it adapts the SDK's callbacks to the plain rule
 functions. Constructing `PolicyPack` starts the pack's gRPC server and blocks
@@ -22,11 +17,20 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+# The CLI runs this file by path from inside policy/ (`python -m pulumi.policy <engine> .`),
+# so `policy.rules` is importable only with the checkout's root on sys.path. The same
+# root also provides `aks_gpu` (the facts the rules check) when the pack runs in a
+# virtualenv of its own built from policy/requirements.txt; in the project's .venv
+# `aks_gpu` is installed editable from this same checkout, so both paths load the
+# same files. The facts read Pulumi.yaml from the checkout, so the pack runs from a
+# checkout either way and is not published on its own.
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from pulumi_policy import (  # noqa: E402  (needs the path above)
+import pulumi_policy.policy  # noqa: E402  (needs the path above)
+from google.protobuf import json_format, struct_pb2  # noqa: E402
+from pulumi_policy import (  # noqa: E402
     EnforcementLevel,
     PolicyPack,
     ReportViolation,
@@ -41,6 +45,48 @@ from pulumi_policy.proxy import UnknownValueError  # noqa: E402
 from policy import rules  # noqa: E402
 
 PACK_NAME = "aks-gpu"
+
+
+def value_to_plain(value: struct_pb2.Value) -> Any:
+    """A protobuf Value as Python data, NaN and the infinities kept as floats."""
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return struct_to_plain(value.struct_value)
+    if kind == "list_value":
+        return [value_to_plain(v) for v in value.list_value.values]
+    if kind in (None, "null_value"):
+        return None
+    return getattr(value, kind)
+
+
+def struct_to_plain(struct: struct_pb2.Struct) -> dict[str, Any]:
+    """A protobuf Struct as a dict, the way `json_format.MessageToDict` returns one for finite numbers."""
+    return {key: value_to_plain(value) for key, value in struct.fields.items()}
+
+
+class _FiniteSafeJsonFormat:
+    """`json_format` for pulumi-policy, except that a Struct becomes a dict without a JSON round trip.
+
+    The engine may send NaN or Infinity (a `gpuSpotMaxPrice: nan`, a replica count);
+    `MessageToDict` refuses them with ValueError before any policy runs, which fails
+    the whole pack. Reading the Struct directly hands them to the rules, which
+    treat them as the non-numbers they are.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(json_format, name)
+
+    @staticmethod
+    def MessageToDict(message: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N802  (the SDK's name)
+        """`json_format.MessageToDict`, with Structs converted by `struct_to_plain`."""
+        if isinstance(message, struct_pb2.Struct) and not args and not kwargs:
+            return struct_to_plain(message)
+        return json_format.MessageToDict(message, *args, **kwargs)
+
+
+# pulumi-policy 1.21 calls json_format.MessageToDict on every request's properties
+# (policy.py: Analyze, AnalyzeStack, Remediate); tests pin that this still holds.
+pulumi_policy.policy.json_format = _FiniteSafeJsonFormat()
 
 
 def to_plain(value: Any) -> Any:

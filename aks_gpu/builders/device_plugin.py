@@ -73,11 +73,11 @@ def plugin_container_settings(mig_strategy: str | None) -> dict[str, Any]:
         return {"securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}
     return {
         "env": [
-            {"name": "MIG_STRATEGY", "value": mig_strategy},
-            {"name": "NVIDIA_MIG_MONITOR_DEVICES", "value": "all"},
+            {"name": device_plugin.MIG_STRATEGY_ENV, "value": mig_strategy},
+            {"name": device_plugin.MIG_MONITOR_ENV[0], "value": device_plugin.MIG_MONITOR_ENV[1]},
         ],
         "securityContext": {
             "allowPrivilegeEscalation": True,
-            "capabilities": {"drop": ["ALL"], "add": ["SYS_ADMIN"]},
+            "capabilities": {"drop": ["ALL"], "add": [device_plugin.MIG_CAPABILITY]},
         },
     }

@@ -10,6 +10,7 @@ from datetime import date
 from aks_gpu.config.cluster import VM_SIZE
 from aks_gpu.config.project import ConfigReader
 from aks_gpu.facts import azure, vm_sizes
+from aks_gpu.facts.device_plugin import MIG_STRATEGIES
 from aks_gpu.facts.gpu_models import MigProfile, find_gpu_model
 from aks_gpu.facts.kubernetes import (
     AKS_RESERVED_LABEL_PREFIX,
@@ -29,9 +30,7 @@ _LINUX_POOL_NAME = re.compile(r"[a-z][a-z0-9]{0,11}")
 
 # The NVIDIA device plugin's MIG strategies this program offers. `none` (the plugin's
 # default) advertises whole GPUs that no pod can use once MIG is on, so it is not one.
-MIG_SINGLE = "single"
-MIG_MIXED = "mixed"
-MIG_STRATEGIES = (MIG_SINGLE, MIG_MIXED)
+MIG_SINGLE, MIG_MIXED = MIG_STRATEGIES
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,3 +22,19 @@ IMAGE_PATTERN = re.compile(r"(^|/)k8s-device-plugin(:|@|$)")
 def is_device_plugin_image(image: str) -> bool:
     """Whether a container image reference names the NVIDIA device plugin."""
     return IMAGE_PATTERN.search(image) is not None
+
+
+# --- MIG (NVIDIA/k8s-device-plugin README and deployments/helm, v0.18.0 .. v0.20.0) -------
+# The environment variable that selects the plugin's MIG strategy; its default, `none`,
+# advertises whole GPUs that no pod can use on a MIG node.
+MIG_STRATEGY_ENV = "MIG_STRATEGY"
+# The strategies that expose MIG instances: one nvidia.com/gpu per instance, or nvidia.com/mig-<slice>.
+MIG_STRATEGIES = ("single", "mixed")
+# With a MIG strategy NVIDIA's chart also sets this variable and adds this capability,
+# so the plugin can watch the MIG devices of every GPU.
+MIG_MONITOR_ENV = ("NVIDIA_MIG_MONITOR_DEVICES", "all")
+MIG_CAPABILITY = "SYS_ADMIN"
+# Helm chart names that install the plugin: NVIDIA's own chart, and the GPU Operator,
+# which runs the plugin unless its values say `devicePlugin.enabled: false`.
+HELM_CHART = NAME
+GPU_OPERATOR_CHART = "gpu-operator"

@@ -1,0 +1,140 @@
+"""AKS agent pools wherever a stack declares them, and the taints that keep ordinary pods off GPU nodes."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from aks_gpu.facts import azure
+from aks_gpu.facts.kubernetes import ACCELERATOR_LABEL, HARD_TAINT_EFFECTS, SPOT_TAINT, Taint
+from policy.rules.model import Resource, get, items, mapping, same, text
+from policy.rules.resource_types import is_agent_pool, is_generic_resource, is_managed_cluster
+
+
+@dataclasses.dataclass(frozen=True)
+class Pool:
+    """An AKS agent pool, wherever the program declared it."""
+
+    name: str
+    fields: Mapping[str, Any]  # the camelCase agent pool properties
+    cluster: str | None  # the cluster's name, when the resource says
+
+
+def _is_agent_pool_resource(props: Mapping[str, Any]) -> bool:
+    """A generic ARM resource that is an AKS agent pool (the managed-GPU pool).
+
+    Inputs name the type in pieces; outputs carry ARM's full `type` instead.
+    """
+    namespace = text(props.get("resourceProviderNamespace"))
+    resource_type = text(props.get("resourceType")) or ""
+    if same(namespace, azure.CONTAINER_SERVICE_NAMESPACE) and resource_type.lower().endswith("agentpools"):
+        return True
+    return same(text(props.get("type")), f"{azure.CONTAINER_SERVICE_NAMESPACE}/managedClusters/agentPools")
+
+
+def cluster_name(props: Mapping[str, Any]) -> str | None:
+    """A ManagedCluster's name: the input `resourceName`, or the output `name`."""
+    return text(props.get("resourceName")) or text(props.get("name"))
+
+
+def agent_pools(resource_type: str, props: Mapping[str, Any]) -> list[Pool]:
+    """The agent pools a resource declares: an AgentPool, a generic ARM agent pool, or a cluster's inline pools."""
+    if is_agent_pool(resource_type):
+        name = text(props.get("agentPoolName")) or text(props.get("name")) or "?"
+        return [Pool(name, props, text(props.get("resourceName")))]
+    if is_generic_resource(resource_type) and _is_agent_pool_resource(props):
+        name = text(props.get("resourceName")) or text(props.get("name")) or "?"
+        parent = text(props.get("parentResourcePath")) or ""
+        cluster = parent.split("/", 1)[1] if parent.lower().startswith("managedclusters/") else None
+        return [Pool(name, mapping(props.get("properties")), cluster)]
+    if is_managed_cluster(resource_type):
+        cluster = cluster_name(props)
+        return [
+            Pool(text(p.get("name")) or "?", p, cluster)
+            for p in map(mapping, items(props.get("agentPoolProfiles")))
+            if p
+        ]
+    return []
+
+
+def is_gpu_pool(fields: Mapping[str, Any]) -> bool:
+    """A pool meant for GPUs: an N-series size, a GPU profile, or the GPU label."""
+    vm_size = text(fields.get("vmSize")) or ""
+    labels = mapping(fields.get("nodeLabels"))
+    key, value = ACCELERATOR_LABEL
+    return (
+        vm_size.lower().startswith("standard_n")
+        or fields.get("gpuProfile") is not None
+        or fields.get("gpuInstanceProfile") is not None
+        or text(labels.get(key)) == value
+    )
+
+
+def is_managed_gpu_pool(fields: Mapping[str, Any]) -> bool:
+    """AKS installs and runs the NVIDIA stack itself (gpuProfile.nvidia.managementMode)."""
+    return same(text(get(fields, "gpuProfile", "nvidia", "managementMode")), "Managed")
+
+
+def cluster_locations(resources: Sequence[Resource]) -> tuple[dict[str, str], str | None]:
+    """Cluster name (lower case) -> location, and the location if there is just one cluster."""
+    by_name: dict[str, str] = {}
+    locations = []
+    for r in resources:
+        location = text(r.props.get("location")) if is_managed_cluster(r.type) else None
+        if location is None:
+            continue
+        locations.append(location)
+        name = cluster_name(r.props)
+        if name:
+            by_name[name.lower()] = location
+    return by_name, locations[0] if len(locations) == 1 else None
+
+
+def gpu_pools(resources: Sequence[Resource]) -> Iterator[tuple[Resource, Pool]]:
+    """Each GPU pool of the stack with the resource that declares it.
+
+    A cluster's outputs list every agent pool, including the ones the stack
+    declares as resources of their own; those are reported once, on their own URN.
+    """
+    standalone = {
+        pool.name for r in resources if not is_managed_cluster(r.type) for pool in agent_pools(r.type, r.props)
+    }
+    for r in resources:
+        for pool in agent_pools(r.type, r.props):
+            if is_managed_cluster(r.type) and pool.name in standalone:
+                continue
+            if is_gpu_pool(pool.fields):
+                yield r, pool
+
+
+def parse_taint(value: str) -> Taint | None:
+    """AKS's `key=value:Effect` (or `key:Effect`) form; None when malformed."""
+    return Taint.try_parse(value)
+
+
+def gpu_taints(fields: Mapping[str, Any]) -> list[Taint]:
+    """The pool's taints that keep ordinary pods off.
+
+    The AKS spot taint does not count: every spot pool carries it and it says nothing about GPUs.
+    """
+    taints = []
+    for value in items(fields.get("nodeTaints")):
+        taint = parse_taint(text(value) or "")
+        if taint and taint.effect in HARD_TAINT_EFFECTS and taint != SPOT_TAINT:
+            taints.append(taint)
+    return taints
+
+
+def tolerates(toleration: Mapping[str, Any], taint: Taint) -> bool:
+    """Kubernetes' toleration matching (core/v1 Toleration semantics)."""
+    return taint.tolerated_by({key: text(toleration.get(key)) for key in ("key", "operator", "value", "effect")})
+
+
+def tolerates_by_key(toleration: Mapping[str, Any], taint: Taint) -> bool:
+    """The toleration names this taint's key: a deliberate choice of these nodes.
+
+    A key-less `operator: Exists` tolerates every taint of every node; pods that
+    say so (node agents, log shippers) are allowed onto GPU nodes, not aimed at them.
+    """
+    return bool(text(toleration.get("key"))) and tolerates(toleration, taint)
