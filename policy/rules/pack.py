@@ -43,9 +43,10 @@ RULES: tuple[Rule, ...] = (
         name="gpu-pool-tainted",
         description=(
             "Each GPU pool carries a NoSchedule/NoExecute taint of its own, so only pods that "
-            "tolerate it land on GPU nodes."
+            "tolerate it land on GPU nodes. Advisory: an untainted pool is a cost risk, not an "
+            "error, and the walkthrough's untainted pool stays a valid choice."
         ),
-        enforcement=MANDATORY,
+        enforcement=ADVISORY,
         severity="medium",
         scope="resource",
         check=gpu_pool_taint_violations,

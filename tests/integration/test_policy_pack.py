@@ -81,7 +81,7 @@ def monkeypatch_module():
 EXPECTED_LEVELS = {
     "gpu-vm-size-not-retired": EnforcementLevel.MANDATORY,
     "gpu-vm-size-retiring-soon": EnforcementLevel.ADVISORY,
-    "gpu-pool-tainted": EnforcementLevel.MANDATORY,
+    "gpu-pool-tainted": EnforcementLevel.ADVISORY,
     "gpu-workloads-request-gpu": EnforcementLevel.MANDATORY,
     "no-device-plugin-with-managed-gpu": EnforcementLevel.MANDATORY,
     "no-privileged-containers": EnforcementLevel.MANDATORY,

@@ -76,10 +76,6 @@ def program_or_refusal(overrides: dict[str, Any], preview: bool = False) -> list
 # a GPU pool with no hard taint of its own lets any pod onto its GPU nodes, and a device plugin
 # image the pack cannot recognise as the plugin may not mount the kubelet's socket directory.
 PROGRAM_SHOULD_REFUSE = {
-    "taints-0": "gpuNodeTaints [] leaves the GPU pool untainted (gpu-pool-tainted)",
-    "taints-2": "only a PreferNoSchedule taint (gpu-pool-tainted)",
-    "taints-4": "only the spot taint AKS reserves for itself (gpu-pool-tainted)",
-    "spot-only-taint": "only the spot taint AKS adds itself (gpu-pool-tainted)",
     "other-plugin-image": "a devicePluginImage that is not the NVIDIA device plugin (no-privileged-containers)",
 }
 
