@@ -62,6 +62,7 @@ class GpuCapacityCheckProvider(_Provider):
                 expected=int(props["expectedGpus"]),
                 timeout=float(props["timeoutSeconds"]),
                 selector=props["selector"],
+                resource=props.get("gpuResource"),
                 progress=lambda line: pulumi.log.info(line),
             )
         summary = report.to_dict()
