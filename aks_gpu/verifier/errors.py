@@ -96,7 +96,7 @@ def trust_error(error: Exception, server: str) -> ClusterAccessError | None:
     detail = root.verify_message or root.reason or str(root)
     return ClusterAccessError(
         f"The certificate of the API server {server} is not trusted: certificate verify failed: {detail}. "
-        f"The kubeconfig's certificate-authority-data does not match this server (a kubeconfig of another "
+        f"The kubeconfig's certificate authority does not match this server (a kubeconfig of another "
         f"cluster, or the cluster's certificates were rotated): fetch fresh cluster credentials."
     )
 
