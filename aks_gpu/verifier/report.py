@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,12 +58,11 @@ class GpuNode:
         allocatable, allocatable_problem = _count(status.get("allocatable"), resource, "allocatable")
         vm_size = labels.get(INSTANCE_TYPE_LABEL)
         vm_size = vm_size if isinstance(vm_size, str) else None
-        catalog_size = find_gpu_vm_size(vm_size) if vm_size else None
         return cls(
             name=name,
             capacity=capacity,
             allocatable=allocatable,
-            gpu_product=catalog_size.gpu_model if catalog_size else None,
+            gpu_product=_gpu_model(vm_size) if vm_size else None,
             vm_size=vm_size,
             ready=judged.ready,
             schedulable=judged.schedulable,
@@ -92,6 +92,13 @@ class GpuNode:
         kind = f" ({details})" if details else ""
         why = f"; {'; '.join(self.reasons)}" if self.reasons else ""
         return f"{self.name}{kind}: capacity {self.capacity}, allocatable {self.allocatable}{why}"
+
+
+@functools.lru_cache(maxsize=256)
+def _gpu_model(vm_size: str) -> str | None:
+    # A pool has one VM size: thousands of nodes share a handful of lookups.
+    size = find_gpu_vm_size(vm_size)
+    return size.gpu_model if size else None
 
 
 def _count(resources: Any, resource: str, field_name: str) -> tuple[int, str | None]:
