@@ -1,4 +1,4 @@
-"""Benchmark of the GPU check (components.verify) against the local test API server.
+"""Benchmark of the GPU check (aks_gpu.verifier) against the local test API server.
 
     python benchmarks/verify_benchmark.py      # from the repository root
 
@@ -153,7 +153,9 @@ def report(rows: list[Row]) -> str:
   node allocatable. The time runs from that publication to `wait_for_gpus`
   returning. Requests: the list pages (500 nodes each) and one watch.
 - *GPUs already there*: the whole check, list pages only.
-- The test API server (tests/kube_api_server.py) runs in the same process over
+- Every node is Ready and schedulable, so each one's GPUs count; the check
+  judges each node's conditions, taints and cordon on every list and event.
+- The test API server (tests/support/kube_api_server.py) runs in the same process over
   HTTP on 127.0.0.1, so both share the interpreter; a real API server adds its
   network round trip and its own serialisation time.
 """

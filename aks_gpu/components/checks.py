@@ -67,6 +67,7 @@ class GpuCapacityCheckProvider(_Provider):
                 expected=int(props["expectedGpus"]),
                 timeout=timeout,
                 selector=props["selector"],
+                resource=props.get("gpuResource"),
                 progress=lambda line: pulumi.log.info(line),
             )
         summary = report.to_dict()

@@ -32,12 +32,13 @@ def read_acceptance_result(api: kubernetes.client.ApiClient, namespace: str, job
     the GPU index and measured vs expected figures when a GPU fell short.
     """
     core = kubernetes.client.CoreV1Api(api)
-    with reading(f"list the pods of Job {namespace}/{job_name}", f"list on pods in {namespace}"):
+    server = str(api.configuration.host)
+    with reading(f"list the pods of Job {namespace}/{job_name}", f"list on pods in {namespace}", server):
         pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={job_name}").items
     nodes, logs = [], []
     for pod in _newest_per_index(pods):
         name = pod.metadata.name
-        with reading(f"read the log of pod {namespace}/{name}", f"get on pods/log in {namespace}"):
+        with reading(f"read the log of pod {namespace}/{name}", f"get on pods/log in {namespace}", server):
             response = core.read_namespaced_pod_log(name, namespace, tail_lines=LOG_TAIL_LINES, _preload_content=False)
             log = read_body(response).decode("utf-8", errors="replace")
         parsed = parse_acceptance_log(log)

@@ -1,10 +1,19 @@
 """The `aks-gpu-verify` command: wait for a cluster's GPUs and print a JSON report.
 
-    aks-gpu-verify --kubeconfig FILE --expected-gpus N [--timeout SECONDS] [--selector LABEL=VALUE]
+    aks-gpu-verify --kubeconfig FILE --expected-gpus N [--timeout SECONDS]
+                   [--selector LABEL=VALUE] [--resource NAME]
 
-prints the report as JSON on stdout and exits 0 when the GPUs are there, 1 when
-they fell short (or the cluster could not be read) and 2 for bad arguments or
-an unusable kubeconfig. Progress and reasons go to stderr.
+counts the allocatable NAME (default nvidia.com/gpu; nvidia.com/mig-<profile>
+with MIG's mixed strategy) of the selected nodes that pods can use (Ready,
+schedulable, no node-lifecycle taint). Progress and reasons go to stderr; the
+report goes to stdout as JSON when the cluster could be read. Exit status:
+
+- 0: verified, the GPUs are there;
+- 1: the GPUs fell short by the timeout, or the API server kept failing or
+  refused the request for another reason (the report shows what was seen);
+- 2: nothing a wait could fix: bad arguments, an unusable kubeconfig, the
+  credentials refused (HTTP 401), the permissions refused (HTTP 403), or the
+  server's certificate not trusted by the kubeconfig.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aks_gpu.facts.kubernetes import GPU_RESOURCE, LABEL_KEY_PATTERN, LABEL_NAME_PATTERN
-from aks_gpu.verifier.errors import GpuTimeoutError, VerificationError
+from aks_gpu.verifier.errors import ClusterAccessError, GpuTimeoutError, VerificationError
 from aks_gpu.verifier.kubeconfig import api_client_from_kubeconfig
 from aks_gpu.verifier.report import GpuReport
 from aks_gpu.verifier.waiter import DEFAULT_SELECTOR, wait_for_gpus
@@ -27,6 +36,8 @@ EXIT_VERIFIED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 _SELECTOR_TERM = rf"{LABEL_KEY_PATTERN}(?:=|==|!=)(?:{LABEL_NAME_PATTERN})?"
 _SELECTOR = re.compile(rf"{_SELECTOR_TERM}(?:,{_SELECTOR_TERM})*")
+# Extended resources are fully qualified: a DNS-subdomain prefix, then a name.
+_RESOURCE = re.compile(rf"(?=[^/]+/){LABEL_KEY_PATTERN}")
 
 
 def _expected_gpus(text: str) -> int:
@@ -57,13 +68,22 @@ def _label_selector(text: str) -> str:
     return text
 
 
+def _resource_name(text: str) -> str:
+    if not _RESOURCE.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"must be an extended resource name such as {GPU_RESOURCE} or nvidia.com/mig-1g.10gb, not {text!r}"
+        )
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aks-gpu-verify",
-        description="Wait until a cluster's GPU nodes advertise the expected "
-        f"allocatable {GPU_RESOURCE}, then print a JSON report.",
-        epilog="Exit status: 0 verified, 1 GPUs short / timed out / cluster "
-        "unreadable, 2 bad arguments or unusable kubeconfig.",
+        description="Wait until the GPU nodes that pods can use (Ready, schedulable, no node-lifecycle "
+        f"taint) advertise the expected allocatable {GPU_RESOURCE} (or --resource), then print a JSON report.",
+        epilog="Exit status: 0 verified; 1 GPUs short at the timeout, or the API server kept failing or refused "
+        "for another reason; 2 bad arguments, unusable kubeconfig, credentials refused (401), permissions "
+        "refused (403) or server certificate not trusted.",
     )
     parser.add_argument("--kubeconfig", required=True, metavar="FILE", help="kubeconfig file")
     parser.add_argument(
@@ -87,6 +107,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="LABEL=VALUE",
         help="which nodes are GPU nodes (default: %(default)s)",
     )
+    parser.add_argument(
+        "--resource",
+        type=_resource_name,
+        default=GPU_RESOURCE,
+        metavar="NAME",
+        help="the extended resource to count (default: %(default)s; with MIG's mixed strategy "
+        "nvidia.com/mig-<profile>, e.g. nvidia.com/mig-1g.10gb)",
+    )
     return parser
 
 
@@ -99,7 +127,7 @@ def _print_report(report: GpuReport) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command with `argv` (default: sys.argv); returns the exit status 0, 1 or 2."""
+    """Run the command with `argv` (default: sys.argv); returns the exit status 0, 1 or 2 (see the module)."""
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exit_request:  # argparse exits on bad arguments and --help
@@ -117,11 +145,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     with api:
         try:
-            report = wait_for_gpus(api, args.expected_gpus, args.timeout, args.selector, progress=_stderr)
+            report = wait_for_gpus(
+                api, args.expected_gpus, args.timeout, args.selector, progress=_stderr, resource=args.resource
+            )
         except GpuTimeoutError as error:
             _print_report(error.report)
             _stderr(str(error))
             return EXIT_FAILED
+        except ClusterAccessError as error:
+            _stderr(str(error))
+            return EXIT_USAGE
         except VerificationError as error:
             _stderr(str(error))
             return EXIT_FAILED

@@ -1,8 +1,17 @@
-"""The verifier's errors, and how API and transport failures become messages for users."""
+"""The verifier's errors, and how API and transport failures become messages for users.
+
+Failures split in two: those that a retry may cure (the API server is busy or
+restarting, a connection broke) and those it cannot (the credentials or the
+permissions are refused, the server's certificate is not trusted). The second
+kind ends the wait at once as a ClusterAccessError, which the command maps to
+exit status 2 like an unusable kubeconfig.
+"""
 
 from __future__ import annotations
 
 import json
+import ssl
+from collections.abc import Iterator
 
 import urllib3
 from kubernetes.client.exceptions import ApiException
@@ -23,7 +32,9 @@ class GpuTimeoutError(VerificationError):
 
 
 class ClusterAccessError(VerificationError):
-    """The API server rejected the credentials (401) or the permissions (403)."""
+    """The kubeconfig cannot reach the cluster as it is: credentials refused (401),
+    permissions refused (403) or the server's certificate not trusted. Retrying
+    cannot help."""
 
 
 def access_error(error: ApiException, action: str, permission: str) -> ClusterAccessError:
@@ -58,11 +69,54 @@ def read_body(response: urllib3.BaseHTTPResponse) -> bytes:
         response.release_conn()
 
 
-def describe(error: Exception) -> str:
-    """A short description of an API or transport error, for messages."""
-    if isinstance(error, ApiException):
+def describe(error: Exception, server: str = "the API server") -> str:
+    """A short description of an API or transport error, for messages; names the root cause.
+
+    urllib3 wraps the operating system's error in messages that start with an
+    object's repr and the whole URL; the root cause (connection refused, name
+    not resolved, read timed out) is what a person can act on.
+    """
+    if isinstance(error, ApiException) and error.status:
         return f"HTTP {error.status} {error.reason or ''}".strip()
-    return f"{type(error).__name__}: {error}"[:300]
+    causes = list(_causes(error))
+    if any(isinstance(cause, urllib3.exceptions.ReadTimeoutError) for cause in causes):
+        return f"{server} did not answer in time (read timeout)"
+    # The innermost operating-system error that says what happened, else the innermost error.
+    root = next((c for c in reversed(causes) if isinstance(c, OSError) and c.strerror), causes[-1])
+    if isinstance(root, OSError) and root.strerror:
+        return f"cannot reach {server}: {type(root).__name__}: [Errno {root.errno}] {root.strerror}"
+    return f"{server}: {type(root).__name__}: {_shorten(str(root))}"
+
+
+def trust_error(error: Exception, server: str) -> ClusterAccessError | None:
+    """A ClusterAccessError when `error` is a failed TLS certificate verification, else None."""
+    root = next((cause for cause in _causes(error) if isinstance(cause, ssl.SSLCertVerificationError)), None)
+    if root is None:
+        return None
+    detail = root.verify_message or root.reason or str(root)
+    return ClusterAccessError(
+        f"The certificate of the API server {server} is not trusted: certificate verify failed: {detail}. "
+        f"The kubeconfig's certificate authority does not match this server (a kubeconfig of another "
+        f"cluster, or the cluster's certificates were rotated): fetch fresh cluster credentials."
+    )
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """`error`, then what caused it, outermost first (urllib3's `reason`, __cause__, __context__)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        reason = getattr(current, "reason", None)
+        current = reason if isinstance(reason, BaseException) else current.__cause__ or current.__context__
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    # urllib3 puts "<...Connection object at 0x...>: " before the useful part.
+    _, _, tail = text.rpartition(">: ")
+    text = tail or text
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # Errors worth retrying: the API server is briefly unhealthy or overloaded, or the

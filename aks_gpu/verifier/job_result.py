@@ -10,7 +10,14 @@ from typing import Any
 import kubernetes.client
 from kubernetes.client.exceptions import ApiException
 
-from aks_gpu.verifier.errors import TRANSPORT_ERRORS, VerificationError, access_error, describe, read_body
+from aks_gpu.verifier.errors import (
+    TRANSPORT_ERRORS,
+    VerificationError,
+    access_error,
+    describe,
+    read_body,
+    trust_error,
+)
 
 # The sample's log is a few dozen lines; the bound only protects the caller's
 # memory from a runaway log. The last accuracy line is always near the end.
@@ -39,30 +46,36 @@ def read_job_result(api: kubernetes.client.ApiClient, namespace: str, job_name: 
     """The Job's status and what its newest (preferably succeeded) pod logged."""
     batch = kubernetes.client.BatchV1Api(api)
     core = kubernetes.client.CoreV1Api(api)
-    with reading(f"read Job {namespace}/{job_name}", f"get on jobs in {namespace}"):
+    server = str(api.configuration.host)
+    with reading(f"read Job {namespace}/{job_name}", f"get on jobs in {namespace}", server):
         job = batch.read_namespaced_job(job_name, namespace)
-    with reading(f"list the pods of Job {namespace}/{job_name}", f"list on pods in {namespace}"):
+    with reading(f"list the pods of Job {namespace}/{job_name}", f"list on pods in {namespace}", server):
         pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={job_name}").items
     pod = _result_pod(pods)
     log = ""
     if pod is not None:
-        with reading(f"read the log of pod {namespace}/{pod}", f"get on pods/log in {namespace}"):
+        with reading(f"read the log of pod {namespace}/{pod}", f"get on pods/log in {namespace}", server):
             response = core.read_namespaced_pod_log(pod, namespace, tail_lines=LOG_TAIL_LINES, _preload_content=False)
             log = read_body(response).decode("utf-8", errors="replace")
     return {"status": _job_status(job), "pod": pod, **parse_sample_log(log, tail)}
 
 
 @contextlib.contextmanager
-def reading(action: str, permission: str) -> Iterator[None]:
-    """Turn API and transport errors while doing `action` into VerificationErrors naming the RBAC `permission`."""
+def reading(action: str, permission: str, server: str) -> Iterator[None]:
+    """Turn API and transport errors while doing `action` against `server` into VerificationErrors
+    naming the RBAC `permission` needed."""
     try:
         yield
     except ApiException as error:
         if error.status in (401, 403):
             raise access_error(error, action, permission) from None
-        raise VerificationError(f"Could not {action}: {describe(error)}") from None
+        raise trust_error(error, server) or VerificationError(
+            f"Could not {action}: {describe(error, server)}"
+        ) from None
     except TRANSPORT_ERRORS as error:
-        raise VerificationError(f"Could not {action}: {describe(error)}") from None
+        raise trust_error(error, server) or VerificationError(
+            f"Could not {action}: {describe(error, server)}"
+        ) from None
 
 
 def _job_status(job: kubernetes.client.V1Job) -> str:

@@ -1,4 +1,12 @@
-"""Wait until the GPU nodes' allocatable GPUs reach the expected count: list, then watch."""
+"""Wait until the usable GPU nodes' allocatable GPUs reach the expected count: list, then watch.
+
+Only nodes a pod can use count (Ready, schedulable, no node-lifecycle taint;
+see `usability`). Faults that a retry cannot cure (401, 403, an untrusted
+certificate) end the wait at once; the others back off and retry, a watch
+that keeps expiring (410 Gone) included. The deadline holds within one
+request's latency: list pages stop at the deadline and every request's read
+timeout ends with it.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +21,8 @@ from typing import Any
 
 import kubernetes.client
 from kubernetes.client.exceptions import ApiException
-from kubernetes.watch import Watch
 
-from aks_gpu.facts.kubernetes import ACCELERATOR_LABEL, GPU_RESOURCE, SPOT_TAINT
+from aks_gpu.facts.kubernetes import ACCELERATOR_LABEL, GPU_RESOURCE
 from aks_gpu.verifier.errors import (
     TRANSIENT_STATUSES,
     TRANSPORT_ERRORS,
@@ -25,28 +32,22 @@ from aks_gpu.verifier.errors import (
     describe,
     read_body,
     status_message,
+    trust_error,
 )
+from aks_gpu.verifier.messages import timeout_message
 from aks_gpu.verifier.report import GpuNode, GpuReport
+from aks_gpu.verifier.watch_stream import MalformedWatchLine, WatchEvent, watch_events
 
 DEFAULT_SELECTOR = "=".join(ACCELERATOR_LABEL)
 # 500 is what kubectl and client-go informers use: small enough to keep each
 # response cheap for the API server, large enough that 5,000 nodes take 10 calls.
 LIST_PAGE_SIZE = 500
 CONNECT_TIMEOUT = 10.0
-READ_TIMEOUT_GRACE = 5.0
+# Lets the server end a watch itself (at its timeoutSeconds) before the client's
+# read timeout fires, so a quiet watch does not read as a failure.
+WATCH_READ_GRACE = 1.0
 
 ProgressFn = Callable[[str], None]
-
-USUAL_CAUSES = (
-    (
-        "the NVIDIA device plugin does not tolerate the GPU pool's taints (e.g. sku=gpu:NoSchedule) "
-        f"or the spot taint {SPOT_TAINT}"
-    ),
-    "the device plugin DaemonSet is not running on the GPU nodes, or runs a wrong image",
-    "the NVIDIA driver install is still in progress or failed (capacity stays 0 on a GPU VM)",
-    "the nodes are still provisioning, or the autoscaler keeps the GPU pool at 0 nodes",
-    ("the subscription has no GPU quota for this VM family in the region, so the pool cannot scale up"),
-)
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,20 @@ class _Deadline:
         return max(0.0, self._end - self._clock())
 
 
+class _Deadline:
+    def __init__(self, timeout: float, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._end = clock() + timeout
+
+    def remaining(self) -> float:
+        return max(0.0, self._end - self._clock())
+
+
 class GpuWaiter:
-    """List then watch GPU nodes until their allocatable GPUs reach `expected`.
+    """List then watch GPU nodes until the usable ones' allocatable `resource` reaches `expected`.
 
     `wait_for_gpus` is the usual entry point; this class exposes the backoff,
-    clock and sleep so tests can make retries fast and observable.
+    clock, sleep and page size so tests can make retries fast and observable.
     """
 
     def __init__(
@@ -88,6 +98,7 @@ class GpuWaiter:
         selector: str = DEFAULT_SELECTOR,
         progress: ProgressFn | None = None,
         *,
+        resource: str | None = None,
         backoff: Backoff = Backoff(),
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -98,10 +109,13 @@ class GpuWaiter:
             raise ValueError("expected must not be negative")
         if timeout <= 0:
             raise ValueError("timeout must be positive")
+        _without_hidden_retries(api)
         self._core = kubernetes.client.CoreV1Api(api)
+        self._server = str(api.configuration.host or "the API server")
         self._expected = expected
         self._timeout = timeout
         self._selector = selector
+        self._resource = resource or GPU_RESOURCE
         self._progress = progress or (lambda message: None)
         self._backoff = backoff
         self._clock = clock
@@ -112,6 +126,9 @@ class GpuWaiter:
         # None until a list succeeds, and again whenever the watch has expired.
         self._resource_version: str | None = None
         self._failures = 0
+        # 410s since the last watch event: a server that expires every watch
+        # must not be listed again at full speed.
+        self._expired = 0
         self._last_error: str | None = None
         self._last_progress: tuple[int, int] | None = None
 
@@ -120,31 +137,43 @@ class GpuWaiter:
         deadline = _Deadline(self._timeout, self._clock)
         self._progress(
             f"Waiting up to {self._timeout:g}s for {self._expected} allocatable "
-            f"{GPU_RESOURCE} on nodes matching {self._selector}"
+            f"{self._resource} on usable nodes matching {self._selector}"
         )
         while True:
             if self._resource_version is not None and self._verified() >= self._expected:
                 return self.report()
             if deadline.remaining() <= 0:
-                raise self._timeout_error()
-            try:
-                if self._resource_version is None:
-                    self._list(deadline)
-                elif not self._watch(deadline):
-                    self._pause("The watch closed without any event", deadline)
-            except ApiException as error:
-                self._on_api_error(error, deadline)
-            except TRANSPORT_ERRORS as error:
-                self._retry_later(describe(error), deadline)
+                raise GpuTimeoutError(
+                    timeout_message(self.report(), self._timeout, self._selector, self._last_error), self.report()
+                )
+            self._step(deadline)
 
     def report(self) -> GpuReport:
         """What the nodes advertise now, sorted by node name."""
         nodes = tuple(sorted(self._nodes.values(), key=lambda node: node.name))
-        return GpuReport(expected=self._expected, nodes=nodes)
+        return GpuReport(expected=self._expected, nodes=nodes, resource=self._resource)
+
+    def _step(self, deadline: _Deadline) -> None:
+        """One list or one watch, turning its failure into a retry or a final error."""
+        try:
+            if self._resource_version is None:
+                self._list(deadline)
+            elif not self._watch(deadline):
+                self._pause("The watch closed without any event", deadline, self._next_failure())
+        except ApiException as error:
+            if error.status:
+                self._on_api_error(error, deadline)
+            else:  # the client turns TLS errors into status 0
+                self._on_transport_error(error, deadline)
+        except TRANSPORT_ERRORS as error:
+            self._on_transport_error(error, deadline)
+        except MalformedWatchLine as error:
+            # Events may have been lost with it: resume from the last good version.
+            self._retry_later(str(error), deadline)
 
     def _verified(self) -> int:
         # Cheaper than report().verified, which sorts: this runs on every event.
-        return sum(node.allocatable for node in self._nodes.values())
+        return sum(node.allocatable for node in self._nodes.values() if node.usable)
 
     def _list(self, deadline: _Deadline) -> None:
         nodes: dict[str, GpuNode] = {}
@@ -152,15 +181,23 @@ class GpuWaiter:
         while True:
             page = self._list_page(token, deadline)
             for item in page.get("items") or []:
-                node = GpuNode.from_api(item)
-                nodes[node.name] = node
-            token = (page.get("metadata") or {}).get("continue")
+                with contextlib.suppress(ValueError, AttributeError):  # an item without a name counts for nothing
+                    node = GpuNode.from_api(item, self._resource)
+                    nodes[node.name] = node
+            metadata = page.get("metadata") if isinstance(page.get("metadata"), dict) else {}
+            token = metadata.get("continue")
             if not token:
                 break
+            if deadline.remaining() <= 0:
+                self._last_error = "the node list was still incomplete at the deadline"
+                return
+        version = metadata.get("resourceVersion")
+        if not isinstance(version, str) or not version:
+            raise VerificationError("The API server's node list has no resourceVersion to watch from.")
         # Only a complete list replaces the state: a list cut short by an error
         # must not make nodes disappear.
         self._nodes = nodes
-        self._resource_version = page["metadata"]["resourceVersion"]
+        self._resource_version = version
         self._succeeded()
 
     def _list_page(self, token: str | None, deadline: _Deadline) -> dict[str, Any]:
@@ -171,59 +208,74 @@ class GpuWaiter:
             limit=self._page_size,
             _continue=token,
             _preload_content=False,
-            _request_timeout=self._request_timeout(deadline),
+            _request_timeout=self._request_timeout(deadline, grace=0.0),
         )
         try:
-            return json.loads(read_body(response))
+            page = json.loads(read_body(response))
         except ValueError:
-            raise VerificationError("The API server's node list is not JSON.") from None
+            page = None
+        if not isinstance(page, dict):
+            raise VerificationError("The API server's node list is not a JSON object.")
+        return page
 
     def _watch(self, deadline: _Deadline) -> bool:
-        """Apply watch events until the GPUs are there or the stream ends.
+        """Apply watch events until the GPUs are there, the deadline passes or the stream ends.
 
         Returns whether any event arrived.
         """
-        stream = Watch(return_type="object").stream(
-            self._core.list_node,
+        response = self._core.list_node(
+            watch=True,
             label_selector=self._selector,
             resource_version=self._resource_version,
             allow_watch_bookmarks=True,
-            # The server ends the watch by the deadline, which also stops the
-            # Watch helper from retrying on its own.
-            timeout_seconds=max(1, math.ceil(deadline.remaining())),
-            _request_timeout=self._request_timeout(deadline),
+            # The server ends the watch by the deadline; whole seconds, at least 1.
+            timeout_seconds=max(1, math.floor(deadline.remaining())),
+            _preload_content=False,
+            _request_timeout=self._request_timeout(deadline, grace=WATCH_READ_GRACE),
         )
         received = False
-        with contextlib.closing(stream):
-            for event in stream:
+        try:
+            for event in watch_events(response):
                 received = True
-                self._apply(event["type"], event["raw_object"])
-                self._succeeded()
-                if self._verified() >= self._expected:
+                self._apply(event)
+                if self._verified() >= self._expected or deadline.remaining() <= 0:
                     break
+        finally:
+            response.close()
+            response.release_conn()
         return received
 
-    def _apply(self, event_type: str, node: dict[str, Any]) -> None:
-        self._resource_version = node["metadata"]["resourceVersion"]
-        if event_type in ("ADDED", "MODIFIED"):
-            gpu_node = GpuNode.from_api(node)
+    def _apply(self, event: WatchEvent) -> None:
+        if event.type in ("ADDED", "MODIFIED"):
+            try:
+                gpu_node = GpuNode.from_api(event.object, self._resource)
+            except (ValueError, AttributeError):
+                raise MalformedWatchLine(f"the watch sent a {event.type} event without a node name") from None
             self._nodes[gpu_node.name] = gpu_node
-        elif event_type == "DELETED":
-            self._nodes.pop(node["metadata"]["name"], None)
+        elif event.type == "DELETED":
+            metadata = event.object.get("metadata")
+            self._nodes.pop(metadata.get("name") if isinstance(metadata, dict) else None, None)
+        self._resource_version = event.resource_version or self._resource_version
+        self._expired = 0
+        self._succeeded()
 
-    def _request_timeout(self, deadline: _Deadline) -> tuple[float, float]:
-        # The read timeout ends a connection that silently died; the grace lets
-        # the server close the watch itself (its timeout is rounded up to whole
-        # seconds). The client rejects zero timeouts.
+    def _request_timeout(self, deadline: _Deadline, grace: float) -> tuple[float, float]:
+        # The read timeout ends a connection that silently died, and keeps a
+        # slow server from holding the check past its deadline. The client
+        # rejects zero timeouts.
         remaining = max(deadline.remaining(), 0.1)
-        return (min(CONNECT_TIMEOUT, remaining), remaining + READ_TIMEOUT_GRACE)
+        return (min(CONNECT_TIMEOUT, remaining), remaining + grace)
 
     def _on_api_error(self, error: ApiException, deadline: _Deadline) -> None:
         if error.status in (401, 403):
             raise access_error(error, "list and watch nodes", "list and watch on nodes") from None
         if error.status == 410:
-            self._progress("The watch expired (410 Gone); listing the nodes again")
             self._resource_version = None
+            self._expired += 1
+            if self._expired == 1:
+                self._progress("The watch expired (410 Gone); listing the nodes again")
+            else:
+                self._pause("The watch expired again (410 Gone)", deadline, self._expired - 1)
             return
         if error.status in TRANSIENT_STATUSES:
             self._retry_later(describe(error), deadline)
@@ -234,15 +286,24 @@ class GpuWaiter:
             f"{describe(error)}{'; ' + detail if detail else ''}"
         ) from None
 
+    def _on_transport_error(self, error: Exception, deadline: _Deadline) -> None:
+        untrusted = trust_error(error, self._server)
+        if untrusted is not None:
+            raise untrusted from None
+        self._retry_later(describe(error, self._server), deadline)
+
     def _retry_later(self, reason: str, deadline: _Deadline) -> None:
         self._last_error = reason
-        self._pause(f"API error ({reason})", deadline)
+        self._pause(f"API error ({reason})", deadline, self._next_failure())
 
-    def _pause(self, reason: str, deadline: _Deadline) -> None:
+    def _next_failure(self) -> int:
+        self._failures += 1
+        return self._failures
+
+    def _pause(self, reason: str, deadline: _Deadline, failures: int) -> None:
         if deadline.remaining() <= 0:
             return  # the run loop reports the timeout
-        self._failures += 1
-        delay = min(self._backoff.delay(self._failures, self._rng), deadline.remaining())
+        delay = min(self._backoff.delay(failures, self._rng), deadline.remaining())
         self._progress(f"{reason}; retrying in {delay:.1f}s")
         self._sleep(delay)
 
@@ -252,28 +313,20 @@ class GpuWaiter:
         counts = (len(self._nodes), self._verified())
         if counts != self._last_progress:
             self._last_progress = counts
+            usable = sum(node.usable for node in self._nodes.values())
             self._progress(
-                f"{counts[1]}/{self._expected} GPUs allocatable on {counts[0]} node(s) matching {self._selector}"
+                f"{counts[1]}/{self._expected} {self._resource} allocatable on {usable} usable of "
+                f"{counts[0]} node(s) matching {self._selector}"
             )
 
-    def _timeout_error(self) -> GpuTimeoutError:
-        report = self.report()
-        lines = [
-            (
-                f"Timed out after {self._timeout:g}s waiting for {self._expected} "
-                f"allocatable {GPU_RESOURCE}: {report.verified} verified."
-            )
-        ]
-        if self._last_error:
-            lines.append(f"Last API error: {self._last_error}")
-        if report.nodes:
-            lines.append(f"GPU nodes (matching {self._selector}):")
-            lines.extend(f"  {node.describe()}" for node in report.nodes)
-        else:
-            lines.append(f"No node matches the selector {self._selector} yet.")
-        lines.append("Usual causes:")
-        lines.extend(f"  - {cause}" for cause in USUAL_CAUSES)
-        return GpuTimeoutError("\n".join(lines), report)
+
+def _without_hidden_retries(api: kubernetes.client.ApiClient) -> None:
+    # urllib3 retries a failed request three more times on its own, at once and
+    # each with the whole read timeout: that overran the deadline fourfold, and
+    # its wrapper error buried the cause. The waiter retries with backoff itself.
+    pool_manager = api.rest_client.pool_manager
+    pool_manager.connection_pool_kw["retries"] = False
+    pool_manager.clear()
 
 
 def wait_for_gpus(
@@ -282,11 +335,15 @@ def wait_for_gpus(
     timeout: float,
     selector: str = DEFAULT_SELECTOR,
     progress: ProgressFn | None = None,
+    resource: str | None = None,
 ) -> GpuReport:
-    """Wait until the nodes matching `selector` have `expected` allocatable GPUs.
+    """Wait until the usable nodes matching `selector` have `expected` allocatable `resource`.
 
-    With `expected` 0 it only records what is there (a pool scaled to zero).
-    Raises GpuTimeoutError (with the last report) when `timeout` seconds pass
-    first, ClusterAccessError at once on 401/403.
+    `resource` defaults to nvidia.com/gpu; with MIG and the mixed strategy it is
+    nvidia.com/mig-<profile>. Nodes that are not Ready, cordoned or carry a
+    node-lifecycle taint are reported but not counted. With `expected` 0 it
+    only records what is there (a pool scaled to zero). Raises GpuTimeoutError
+    (with the last report) when `timeout` seconds pass first, and
+    ClusterAccessError at once on 401, 403 or an untrusted server certificate.
     """
-    return GpuWaiter(api, expected, timeout, selector, progress).run()
+    return GpuWaiter(api, expected, timeout, selector, progress, resource=resource).run()

@@ -22,7 +22,6 @@ from aks_gpu.verifier import ClusterAccessError, api_client_from_kubeconfig, wai
 from aks_gpu.verifier.access import wait_for_access
 from aks_gpu.verifier.cli import main
 from aks_gpu.verifier.exec_credentials import InteractiveLoginError
-from tests.integration.test_verifier import tls_files  # noqa: F401 - a fixture used here
 from tests.support.kube_api_server import DEFAULT_TOKEN, KubeApiServer, TlsFiles, gpu_node
 
 AZURECLI = ["get-token", "--login", "azurecli", "--server-id", AKS_SERVER_APP_ID]
@@ -231,7 +230,7 @@ def verifier_process(kubeconfig: Path, tmpdir: Path, expected: int, timeout: int
 
 
 @pytest.fixture
-def tls_kube(tls_files):  # noqa: F811 - the imported fixture
+def tls_kube(tls_files):
     with KubeApiServer(token=None, tls=tls_files) as server:
         yield server
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -84,43 +83,51 @@ def test_gpus_already_allocatable_are_reported_without_watching(kube, api):
     kube.put_nodes(
         [
             gpu_node("aks-gpu-0"),
+            # The GPU feature discovery label is ignored: AKS nodes do not carry it.
             gpu_node(
                 "aks-gpu-1",
                 capacity=2,
-                product="NVIDIA-A100-PCIE-80GB",
                 vm_size="Standard_NC48ads_A100_v4",
+                labels={"nvidia.com/gpu.product": "NVIDIA-A100-PCIE-80GB"},
             ),
-            gpu_node("aks-gpu-2", product=None, vm_size=None),
+            gpu_node("aks-gpu-2", vm_size=None),
+            gpu_node("aks-gpu-3", vm_size="Standard_NC4as_T5_v9"),  # not in the catalog
             cpu_node("aks-system-0"),
         ]
     )
 
-    report = wait_for_gpus(api, expected=4, timeout=RESULT)
+    report = wait_for_gpus(api, expected=5, timeout=RESULT)
 
+    usable = {"ready": True, "schedulable": True, "notUsableBecause": []}
     assert report.to_dict() == {
-        "expectedGpus": 4,
-        "verifiedGpus": 4,
+        "resource": "nvidia.com/gpu",
+        "expectedGpus": 5,
+        "verifiedGpus": 5,
         "nodes": [
             {
                 "name": "aks-gpu-0",
                 "capacity": 1,
                 "allocatable": 1,
-                "gpuProduct": "NVIDIA-Tesla-T4",
+                "gpuProduct": "NVIDIA T4 16 GB",
                 "vmSize": "Standard_NC4as_T4_v3",
+                **usable,
             },
             {
                 "name": "aks-gpu-1",
                 "capacity": 2,
                 "allocatable": 2,
-                "gpuProduct": "NVIDIA-A100-PCIE-80GB",
+                "gpuProduct": "NVIDIA A100 80 GB PCIe",
                 "vmSize": "Standard_NC48ads_A100_v4",
+                **usable,
             },
+            {"name": "aks-gpu-2", "capacity": 1, "allocatable": 1, "gpuProduct": None, "vmSize": None, **usable},
             {
-                "name": "aks-gpu-2",
+                "name": "aks-gpu-3",
                 "capacity": 1,
                 "allocatable": 1,
                 "gpuProduct": None,
-                "vmSize": None,
+                "vmSize": "Standard_NC4as_T5_v9",
+                **usable,
             },
         ],
     }
@@ -137,7 +144,7 @@ def test_expecting_zero_gpus_only_records_what_is_there(kube, api):
     report = wait_for_gpus(api, expected=0, timeout=RESULT)
 
     assert report == GpuReport(
-        expected=0, nodes=(GpuNode("aks-gpu-0", 1, 0, "NVIDIA-Tesla-T4", "Standard_NC4as_T4_v3"),)
+        expected=0, nodes=(GpuNode("aks-gpu-0", 1, 0, "NVIDIA T4 16 GB", "Standard_NC4as_T4_v3"),)
     )
     assert kube.count() == 1
 
@@ -156,7 +163,7 @@ def test_gpus_appearing_later_are_seen_through_the_watch(kube, api, background):
     assert (report.verified, node_names(report)) == (2, ["aks-gpu-0", "aks-gpu-1"])
     # One list and one watch: the check waited on the stream, it did not poll.
     assert (kube.count(watch=False), kube.count(watch=True)) == (1, 1)
-    assert progress[-1].startswith("2/2 GPUs allocatable on 2 node(s)")
+    assert progress[-1].startswith("2/2 nvidia.com/gpu allocatable on 2 usable of 2 node(s)")
 
 
 def test_deleted_and_relabelled_nodes_stop_counting(kube, api, background):
@@ -188,9 +195,10 @@ def test_capacity_without_allocatable_times_out_naming_every_node(kube, api):
         wait_for_gpus(api, expected=2, timeout=2)
 
     message = str(caught.value)
-    assert "Timed out after 2s waiting for 2 allocatable nvidia.com/gpu: 0 verified." in message
-    assert "aks-gpu-0 (Standard_NC4as_T4_v3, NVIDIA-Tesla-T4): capacity 2, allocatable 0" in message
-    assert "aks-gpu-1 (Standard_NC4as_T4_v3, NVIDIA-Tesla-T4): capacity 0, allocatable 0" in message
+    assert "Timed out after 2s waiting for 2 allocatable nvidia.com/gpu on usable nodes: 0 verified." in message
+    assert "aks-gpu-0 (Standard_NC4as_T4_v3, NVIDIA T4 16 GB): capacity 2, allocatable 0" in message
+    assert "aks-gpu-1 (Standard_NC4as_T4_v3, NVIDIA T4 16 GB): capacity 0, allocatable 0" in message
+    assert "Left out" not in message
     assert "aks-system-0" not in message
     for cause in USUAL_CAUSES:
         assert cause in message
@@ -199,8 +207,8 @@ def test_capacity_without_allocatable_times_out_naming_every_node(kube, api):
     assert caught.value.report == GpuReport(
         expected=2,
         nodes=(
-            GpuNode("aks-gpu-0", 2, 0, "NVIDIA-Tesla-T4", "Standard_NC4as_T4_v3"),
-            GpuNode("aks-gpu-1", 0, 0, "NVIDIA-Tesla-T4", "Standard_NC4as_T4_v3"),
+            GpuNode("aks-gpu-0", 2, 0, "NVIDIA T4 16 GB", "Standard_NC4as_T4_v3"),
+            GpuNode("aks-gpu-1", 0, 0, "NVIDIA T4 16 GB", "Standard_NC4as_T4_v3"),
         ),
     )
     # Watching, not polling: a list and one or two watches over the whole wait.
@@ -265,6 +273,7 @@ def test_retries_never_sleep_past_the_deadline(kube, api):
     assert max(fake.sleeps) <= Backoff().maximum
     assert fake.sleeps[:3] == sorted(fake.sleeps[:3])
     assert "Last API error: HTTP 500" in str(caught.value)
+    assert caught.value.report.resource == "nvidia.com/gpu"
     assert "No node matches" in str(caught.value)
 
 
@@ -414,40 +423,6 @@ def test_token_never_appears_in_progress_or_errors(kube, api, tmp_path, capsys):
         assert DEFAULT_TOKEN not in text
 
 
-@pytest.fixture(scope="session")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate."""
-    if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command to make test certificates")
-    directory = tmp_path_factory.mktemp("tls")
-    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
-
-    openssl(
-        "req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
-        "-subj", "/CN=test-ca", "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-    )  # fmt: skip
-    extensions = {
-        "server": "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-        "client": "extendedKeyUsage=clientAuth\n",
-    }
-    for name, extension in extensions.items():
-        (directory / f"{name}.ext").write_text(extension)
-        openssl("req", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
-        openssl(
-            "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext",
-        )  # fmt: skip
-    return TlsFiles(
-        ca_cert=str(directory / "ca.crt"),
-        server_cert=str(directory / "server.crt"),
-        server_key=str(directory / "server.key"),
-    )
-
-
 def client_certificate_kubeconfig(server: KubeApiServer, tls_files: TlsFiles) -> str:
     """An AKS-style kubeconfig: inline CA, client certificate and key, no token."""
     directory = Path(tls_files.ca_cert).parent
@@ -586,7 +561,7 @@ def test_cli_prints_the_report_and_exits_0(kube, kubeconfig_file, capsys):
     assert code == 0
     assert json.loads(out)["verifiedGpus"] == 2
     assert [n["name"] for n in json.loads(out)["nodes"]] == ["aks-gpu-0", "aks-gpu-1"]
-    assert "2/2 GPUs allocatable on 2 node(s)" in err
+    assert "2/2 nvidia.com/gpu allocatable on 2 usable of 2 node(s)" in err
 
 
 def test_cli_exits_1_with_the_reason_when_gpus_fall_short(kube, kubeconfig_file, capsys):
@@ -597,6 +572,7 @@ def test_cli_exits_1_with_the_reason_when_gpus_fall_short(kube, kubeconfig_file,
     out, err = capsys.readouterr()
     assert code == 1
     assert json.loads(out) == {
+        "resource": "nvidia.com/gpu",
         "expectedGpus": 2,
         "verifiedGpus": 1,
         "nodes": [
@@ -604,23 +580,38 @@ def test_cli_exits_1_with_the_reason_when_gpus_fall_short(kube, kubeconfig_file,
                 "name": "aks-gpu-0",
                 "capacity": 1,
                 "allocatable": 1,
-                "gpuProduct": "NVIDIA-Tesla-T4",
+                "gpuProduct": "NVIDIA T4 16 GB",
                 "vmSize": "Standard_NC4as_T4_v3",
+                "ready": True,
+                "schedulable": True,
+                "notUsableBecause": [],
             }
         ],
     }
     assert "Timed out after 1s" in err
-    assert "aks-gpu-0 (Standard_NC4as_T4_v3, NVIDIA-Tesla-T4): capacity 1, allocatable 1" in err
+    assert "aks-gpu-0 (Standard_NC4as_T4_v3, NVIDIA T4 16 GB): capacity 1, allocatable 1" in err
 
 
-def test_cli_exits_1_when_the_cluster_refuses_access(kube, kubeconfig_file, capsys):
-    kube.deny(403)
+@pytest.mark.parametrize(("status", "reason"), [(401, "HTTP 401 Unauthorized"), (403, "HTTP 403 Forbidden")])
+def test_cli_exits_2_when_the_cluster_refuses_access(kube, kubeconfig_file, capsys, status, reason):
+    kube.deny(status)
 
-    code = main(["--kubeconfig", kubeconfig_file, "--expected-gpus", "1", "--timeout", "5"])
+    code = main(["--kubeconfig", kubeconfig_file, "--expected-gpus", "1", "--timeout", "30"])
+
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert reason in err
+    assert kube.count() == 1  # at once, no retry
+
+
+def test_cli_exits_1_when_the_api_server_refuses_for_another_reason(kube, kubeconfig_file, capsys):
+    kube.fail_next(1, 400)
+
+    code = main(["--kubeconfig", kubeconfig_file, "--expected-gpus", "1", "--timeout", "30"])
 
     out, err = capsys.readouterr()
     assert (code, out) == (1, "")
-    assert "HTTP 403 Forbidden" in err
+    assert "refused to list nodes" in err and "HTTP 400" in err
 
 
 @pytest.mark.parametrize(
@@ -633,6 +624,8 @@ def test_cli_exits_1_when_the_cluster_refuses_access(kube, kubeconfig_file, caps
         (["--kubeconfig", "{kubeconfig}", "--expected-gpus", "1", "--timeout", "nan"], "positive"),
         (["--kubeconfig", "{kubeconfig}", "--expected-gpus", "1", "--selector", "gpu in (a,b)"], "LABEL=VALUE"),
         (["--kubeconfig", "{kubeconfig}", "--expected-gpus", "1", "--selector", "=nvidia"], "LABEL=VALUE"),
+        (["--kubeconfig", "{kubeconfig}", "--expected-gpus", "1", "--resource", "gpu"], "extended resource"),
+        (["--kubeconfig", "{kubeconfig}", "--expected-gpus", "1", "--resource", "nvidia.com/"], "extended resource"),
         (["--kubeconfig", "{missing}", "--expected-gpus", "1"], "No such file"),
         (["--kubeconfig", "{broken}", "--expected-gpus", "1"], "not a YAML mapping"),
     ],
@@ -674,7 +667,7 @@ def test_cli_runs_from_any_folder(kube, kubeconfig_file, tmp_path, command):
 
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["verifiedGpus"] == 1
-    assert "1/1 GPUs allocatable on 1 node(s)" in completed.stderr
+    assert "1/1 nvidia.com/gpu allocatable on 1 usable of 1 node(s)" in completed.stderr
 
 
 def test_module_does_not_import_pulumi():

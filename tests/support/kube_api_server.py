@@ -15,8 +15,10 @@ it is against a cluster:
   the first `deny_access_reviews(n)` reviews, allowed afterwards
 
 Tests change nodes while watches are open and inject faults: transient
-errors, a watch stream cut mid-way, 410 Gone on a watch resume, 401/403.
-Every request is recorded so tests can count them.
+errors, a watch stream cut mid-way, 410 Gone on a watch resume or on every
+watch, a line that is not JSON in a watch, a delay before every answer,
+401/403. Requests are counted (and the latest few thousand kept) so tests
+can bound them; the server binds only 127.0.0.1.
 
 Simplifications: a paginated list is served from the current state rather than
 a snapshot, and only equality selectors (=, ==, !=) are understood.
@@ -25,6 +27,7 @@ a snapshot, and only equality selectors (=, ==, !=) are understood.
 from __future__ import annotations
 
 import base64
+import collections
 import json
 import socket
 import ssl
@@ -34,6 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -49,24 +53,50 @@ def gpu_node(
     capacity: int = 1,
     allocatable: int | None = None,
     *,
-    product: str | None = "NVIDIA-Tesla-T4",
     vm_size: str | None = "Standard_NC4as_T4_v3",
     labels: dict[str, str] | None = None,
+    resource: str = "nvidia.com/gpu",
+    ready: str | None = "True",
+    unschedulable: bool = False,
+    taints: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """A GPU node as AKS shows it; `allocatable` defaults to `capacity`."""
+    """A GPU node as AKS shows it; `allocatable` defaults to `capacity`.
+
+    `ready` is the Ready condition's status (None: no conditions yet); the
+    node lifecycle controller's taints for it are not added by themselves:
+    pass them in `taints` (see `lifecycle_taints`).
+    """
     node_labels = {**GPU_LABELS, **(labels or {})}
-    if product:
-        node_labels["nvidia.com/gpu.product"] = product
     if vm_size:
         node_labels["node.kubernetes.io/instance-type"] = vm_size
-    gpus = {"nvidia.com/gpu": str(capacity)} if capacity else {}
+    gpus = {resource: str(capacity)} if capacity else {}
     free = capacity if allocatable is None else allocatable
-    return _node(
+    node = _node(
         name,
         node_labels,
         capacity={"cpu": "4", "memory": "28Gi", **gpus},
-        allocatable={"cpu": "3860m", "memory": "24Gi", **({"nvidia.com/gpu": str(free)} if gpus else {})},
+        allocatable={"cpu": "3860m", "memory": "24Gi", **({resource: str(free)} if gpus else {})},
     )
+    if ready is not None:
+        reason = {"True": "KubeletReady", "False": "KubeletNotReady", "Unknown": "NodeStatusUnknown"}.get(ready, "")
+        node["status"]["conditions"] = [
+            {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory"},
+            {"type": "Ready", "status": ready, "reason": reason, "message": f"test node is {reason}"},
+        ]
+    if unschedulable:
+        node["spec"]["unschedulable"] = True
+    if taints:
+        node["spec"]["taints"] = taints
+    return node
+
+
+def lifecycle_taints(*keys: str) -> list[dict[str, str]]:
+    """The NoSchedule and NoExecute taints the node lifecycle controller adds, e.g. for "unreachable"."""
+    return [
+        {"key": f"node.kubernetes.io/{key}", "effect": effect, "timeAdded": "2026-01-01T00:00:00Z"}
+        for key in keys
+        for effect in ("NoSchedule", "NoExecute")
+    ]
 
 
 def cpu_node(name: str) -> dict[str, Any]:
@@ -80,6 +110,7 @@ def _node(name: str, labels: dict[str, str], capacity: dict[str, str], allocatab
         "kind": "Node",
         "apiVersion": "v1",
         "metadata": {"name": name, "labels": labels, "uid": f"uid-{name}"},
+        "spec": {},
         "status": {"capacity": capacity, "allocatable": allocatable},
     }
 
@@ -124,15 +155,29 @@ class _Faults:
     denied: int | None = None
     drop_watch_after: int | None = None
     gone: dict[str, bool] = field(default_factory=dict)
+    gone_always: bool | None = None
+    garbage: str | None = None
+    delay: float = 0.0
 
 
 @dataclass(frozen=True)
 class TlsFiles:
-    """PEM files for serving HTTPS and requiring a client certificate."""
+    """PEM files for serving HTTPS and requiring a client certificate.
+
+    With `client_cert` and `client_key` the server's kubeconfig() carries the
+    CA and the client certificate inline, as an AKS kubeconfig does.
+    """
 
     ca_cert: str
     server_cert: str
     server_key: str
+    client_cert: str | None = None
+    client_key: str | None = None
+
+
+# Requests kept for inspection; counts cover every request. A flood of
+# requests (the bug some tests guard against) must not exhaust memory.
+REQUEST_LOG_LIMIT = 5000
 
 
 class KubeApiServer:
@@ -148,7 +193,8 @@ class KubeApiServer:
         self._jobs: dict[tuple[str, str], dict[str, Any]] = {}
         self._pods: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
         self._faults = _Faults()
-        self._requests: list[Request] = []
+        self._requests: collections.deque[Request] = collections.deque(maxlen=REQUEST_LOG_LIMIT)
+        self._counts: collections.Counter[tuple[str, bool]] = collections.Counter()
         self._watches_opened = 0
         self._reviews_to_deny = 0
         self.access_reviews: list[dict[str, Any]] = []
@@ -197,7 +243,14 @@ class KubeApiServer:
         client_cert_data: bytes | None = None,
         client_key_data: bytes | None = None,
     ) -> str:
-        """Kubeconfig YAML for this server; the token defaults to the server's."""
+        """Kubeconfig YAML for this server; the token defaults to the server's.
+
+        Over HTTPS the CA and client certificate default to the server's TLS files.
+        """
+        if self._tls and self._tls.client_cert and self._tls.client_key:
+            ca_data = ca_data or Path(self._tls.ca_cert).read_bytes()
+            client_cert_data = client_cert_data or Path(self._tls.client_cert).read_bytes()
+            client_key_data = client_key_data or Path(self._tls.client_key).read_bytes()
         cluster: dict[str, Any] = {"server": self.url}
         user: dict[str, Any] = {}
         if token or self.token:
@@ -320,6 +373,18 @@ class KubeApiServer:
         """Cut the next watch stream after it delivered `after_events` events."""
         self._faults.drop_watch_after = after_events
 
+    def expire_every_watch(self, as_event: bool = True) -> None:
+        """Answer every watch with 410 Gone (as `expire_watch_from` does for one)."""
+        self._faults.gone_always = as_event
+
+    def garble_next_watch(self, line: str = "<html>502 Bad Gateway</html>") -> None:
+        """Send `line` (not a JSON event) first in the next watch stream, then end that stream."""
+        self._faults.garbage = line
+
+    def delay_every_request(self, seconds: float) -> None:
+        """Wait `seconds` before answering each request, like an overloaded API server."""
+        self._faults.delay = seconds
+
     def expire_watch_from(self, resource_version: str, as_event: bool = True) -> None:
         """Answer the next watch from `resource_version` with 410 Gone, as an
         ERROR event in a 200 stream (what the API server does) or as HTTP 410."""
@@ -333,7 +398,9 @@ class KubeApiServer:
             return list(self._requests)
 
     def count(self, path: str = NODES_PATH, *, watch: bool | None = None) -> int:
-        return sum(1 for r in self.requests if r.path == path and watch in (None, r.is_watch))
+        """Requests to `path` since the start (only watches, only others, or both)."""
+        with self._lock:
+            return sum(n for (p, is_watch), n in self._counts.items() if p == path and watch in (None, is_watch))
 
     def wait_until(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
         with self._lock:
@@ -350,7 +417,11 @@ class KubeApiServer:
         """Record the request; return an error (status, reason) to answer with, if any."""
         with self._lock:
             self._requests.append(request)
+            self._counts[(request.path, request.is_watch)] += 1
             self._lock.notify_all()
+            if self._faults.delay:
+                # Interrupted by stop(), so a slow test server never outlives its test.
+                self._lock.wait_for(lambda: self._stopping, timeout=self._faults.delay)
             if self.token and authorization != f"Bearer {self.token}":
                 return 401, "Unauthorized"
             if self._faults.denied:
@@ -384,7 +455,7 @@ class KubeApiServer:
     def _watch_start(self, resource_version: str) -> tuple[int, bool | None]:
         """History index to stream from, and whether (and how) to answer 410."""
         with self._lock:
-            gone = self._faults.gone.pop(resource_version, None)
+            gone = self._faults.gone.pop(resource_version, self._faults.gone_always)
             since = int(resource_version)
             start = next((i for i, c in enumerate(self._history) if c.resource_version > since), len(self._history))
             return start, gone
@@ -405,6 +476,11 @@ class KubeApiServer:
         with self._lock:
             self._watches_opened += 1
             self._lock.notify_all()
+
+    def _take_garbage(self) -> str | None:
+        with self._lock:
+            line, self._faults.garbage = self._faults.garbage, None
+            return line
 
     def _take_drop(self) -> int | None:
         with self._lock:
@@ -557,9 +633,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        garbage = None if gone else self.api._take_garbage()
         try:
             if gone:
                 self._write_chunk({"type": "ERROR", "object": _status(410, "Expired", "too old resource version")})
+            elif garbage is not None:
+                self.api._watch_opened()
+                self._write_line(garbage.encode())
             else:
                 self._stream(cursor, query)
             self.wfile.write(b"0\r\n\r\n")
@@ -586,7 +666,10 @@ class _Handler(BaseHTTPRequestHandler):
                 sent += 1
 
     def _write_chunk(self, event: dict[str, Any]) -> None:
-        data = json.dumps(event).encode() + b"\n"
+        self._write_line(json.dumps(event).encode())
+
+    def _write_line(self, line: bytes) -> None:
+        data = line + b"\n"
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
 
 
