@@ -8,11 +8,13 @@ import pulumi
 from aks_gpu.components.device_plugin import DevicePluginArgs, NvidiaDevicePlugin
 from aks_gpu.components.gpu_cluster import GpuCluster, GpuClusterArgs
 from aks_gpu.components.gpu_verification import GpuVerification, GpuVerificationArgs
+from aks_gpu.components.preflight import run_preflight
 from aks_gpu.components.sample_job import SampleGpuJob, SampleJobArgs
 from aks_gpu.config.settings import read_settings
 from aks_gpu.facts.kubernetes import AGENT_POOL_LABEL
 
 settings = read_settings()
+run_preflight(settings)
 pool, workloads = settings.gpu_pool, settings.workloads
 
 cluster = GpuCluster("aks-gpu", GpuClusterArgs(cluster=settings.cluster, gpu_pool=pool))

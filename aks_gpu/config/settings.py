@@ -28,6 +28,8 @@ class Settings:
     gpu_pool: GpuPoolSettings
     workloads: WorkloadSettings
     verification: VerificationSettings
+    # Check quota and VM size availability in Azure before anything is created.
+    preflight: bool
 
     @property
     def verification_expected_gpus(self) -> int:
@@ -72,6 +74,7 @@ def parse_settings(
         gpu_pool=read_gpu_pool(r, cluster.location, today),
         workloads=read_workloads(r),
         verification=read_verification(r),
+        preflight=r.boolean("preflight"),
     )
     if settings.gpu_pool.name == SYSTEM_POOL_NAME and cluster.existing is None:
         r.fail("gpuPoolName", SYSTEM_POOL_NAME, f"a name other than '{SYSTEM_POOL_NAME}', which the system pool uses")

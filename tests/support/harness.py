@@ -56,6 +56,12 @@ DYNAMIC_OUTPUTS = {
 }
 
 
+# The pools getManagedCluster reports for an existing cluster: AKS's first pool, as `az aks create` names it.
+EXISTING_POOLS = [
+    {"name": "nodepool1", "mode": "System", "vmSize": "Standard_D4ds_v5", "count": 3, "osType": "Linux"},
+]
+
+
 @dataclasses.dataclass
 class Registered:
     type: str
@@ -193,7 +199,7 @@ class _Mocks(pulumi.runtime.Mocks):
             encoded = base64.b64encode(FAKE_KUBECONFIG.encode()).decode()
             return {"kubeconfigs": [{"name": "clusterUser", "value": encoded}]}
         if args.token == "azure-native:containerservice:getManagedCluster":
-            return {"name": args.args["resourceName"], "location": "eastus"}
+            return {"name": args.args["resourceName"], "location": "eastus", "agentPoolProfiles": EXISTING_POOLS}
         return {}
 
 
