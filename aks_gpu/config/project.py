@@ -84,9 +84,12 @@ class ConfigReader:
     def __init__(self, values: Mapping[str, Any], problems: list[str]):
         self.values = values
         self.problems = problems
+        # Keys already refused, so later checks of the same key do not pile on.
+        self.refused: set[str] = set()
 
     def fail(self, key: str, value: Any, allowed: str) -> None:
         """Record that `key` = `value` is refused, saying what is allowed (long values shortened)."""
+        self.refused.add(key)
         self.problems.append(f"{PROJECT}:{key} = {shorten(value)} is not allowed: {allowed}")
 
     def _text(self, key: str, control_allowed: str = "") -> str | None:

@@ -36,11 +36,14 @@ _ASCII_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0
 _KUBERNETES_VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?")
 
 
+_CONTROL_NAMES = {"\n": "a line feed", "\r": "a carriage return", "\t": "a tab", "\0": "a NUL"}
+
+
 def control_character(text: str, allowed: str = "") -> str | None:
-    """A description of the first control character in `text` (not in `allowed`), or None."""
+    """A description of the first control or invisible format character in `text` (not in `allowed`), or None."""
     for index, char in enumerate(text):
         if char not in allowed and unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
-            name = unicodedata.name(char, "") or repr(char)
+            name = _CONTROL_NAMES.get(char) or unicodedata.name(char, "") or "a control character"
             return f"no control characters; it has {name} (U+{ord(char):04X}) at position {index}"
     return None
 
@@ -115,8 +118,10 @@ def image_reference_problem(text: str) -> str | None:
     try:
         Reference.parse_normalized_named(text)
     except InvalidReference as error:
+        # The parser's message repeats the repository path, which may be long.
+        reason = str(error) if len(str(error)) <= 100 else str(error)[:100] + "..."
         return (
-            f"an image reference in the distribution grammar ({error}); repository paths are lower case, "
+            f"an image reference in the distribution grammar ({reason}); repository paths are lower case, "
             "e.g. nvcr.io/nvidia/k8s-device-plugin:v0.18.0 or registry.example.com/mirror/name@sha256:<64 hex>"
         )
     return None
