@@ -19,7 +19,12 @@ from aks_gpu.config.settings import Settings
 from aks_gpu.preflight import demand, identity
 
 # Bounded retries so a throttled preview answers within about half a minute.
-RETRY_SETTINGS: dict[str, Any] = {"retry_total": 4, "retry_backoff_factor": 1.0, "retry_backoff_max": 8}
+RETRY_SETTINGS: dict[str, Any] = {
+    "retry_total": 4,
+    "retry_status": 4,
+    "retry_backoff_factor": 1.0,
+    "retry_backoff_max": 8,
+}
 TURN_OFF = "pulumi config set aks-gpu:preflight false"
 # Built-in role that can read usages and SKUs (Microsoft.Compute/locations/usages/read, Microsoft.Compute/skus/read).
 READER_ROLE = "Reader"
@@ -52,9 +57,10 @@ def to_sku(sku: Any, region: str) -> demand.Sku:
     region_reasons, restricted_zones = [], []
     for restriction in sku.restrictions or []:
         info = restriction.restriction_info
-        if str(restriction.type).lower() == "location":
-            region_reasons.append(str(restriction.reason_code or "restricted"))
-        elif str(restriction.type).lower() == "zone" and info is not None:
+        kind = _plain(restriction.type).lower()
+        if kind == "location":
+            region_reasons.append(_plain(restriction.reason_code) or "restricted")
+        elif kind == "zone" and info is not None:
             restricted_zones += info.zones or []
     return demand.Sku(
         name=sku.name or "",
@@ -65,6 +71,11 @@ def to_sku(sku: Any, region: str) -> demand.Sku:
         region_restrictions=tuple(region_reasons),
         restricted_zones=tuple(sorted(restricted_zones)),
     )
+
+
+def _plain(value: Any) -> str:
+    # The SDK's enums are str subclasses whose str() is the member's name, not the wire value.
+    return str(getattr(value, "value", value) or "")
 
 
 def _same(location: str | None, region: str) -> bool:

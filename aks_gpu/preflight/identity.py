@@ -114,7 +114,12 @@ def credential(settings: Settings, which: Callable[[str], str | None] = shutil.w
     if tenant and client and reader:
         return ClientAssertionCredential(tenant, client, reader), "OIDC token (useOidc)"
     if env.get("AZURE_FEDERATED_TOKEN_FILE") and env.get("AZURE_CLIENT_ID") and env.get("AZURE_TENANT_ID"):
-        return WorkloadIdentityCredential(), "workload identity (AZURE_FEDERATED_TOKEN_FILE)"
+        workload = WorkloadIdentityCredential(
+            tenant_id=env["AZURE_TENANT_ID"],
+            client_id=env["AZURE_CLIENT_ID"],
+            token_file_path=env["AZURE_FEDERATED_TOKEN_FILE"],
+        )
+        return workload, "workload identity (AZURE_FEDERATED_TOKEN_FILE)"
     if settings.flag("useMsi") or (env.get("IDENTITY_ENDPOINT") and (client or env.get("AZURE_CLIENT_ID"))):
         return ManagedIdentityCredential(client_id=client or env.get("AZURE_CLIENT_ID") or None), "managed identity"
     if which("az"):

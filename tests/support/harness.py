@@ -265,6 +265,10 @@ def run_program(overrides: dict[str, Any] | None = None, *, stack: str | None = 
     )
     # set_mocks installs a placeholder stack; the real entry point makes its own.
     runtime_settings.ROOT.set(None)
+    # A run that failed in an apply leaves outputs and an unhandled exception behind;
+    # clear them as pulumi.runtime.test does, so they do not fail the next run.
+    runtime_settings.SETTINGS.rpc_manager.clear()
+    runtime_settings.SETTINGS.outputs.clear()
     try:
         _sync_await(run_in_stack(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")))
     except Exception as error:
