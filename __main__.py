@@ -9,11 +9,13 @@ from aks_gpu.components.device_plugin import DevicePluginArgs, NvidiaDevicePlugi
 from aks_gpu.components.gpu_acceptance import GpuAcceptance, GpuAcceptanceArgs
 from aks_gpu.components.gpu_cluster import GpuCluster, GpuClusterArgs
 from aks_gpu.components.gpu_verification import GpuVerification, GpuVerificationArgs
+from aks_gpu.components.preflight import run_preflight
 from aks_gpu.components.sample_job import SampleGpuJob, SampleJobArgs
 from aks_gpu.config.settings import read_settings
 from aks_gpu.facts.kubernetes import AGENT_POOL_LABEL
 
 settings = read_settings()
+run_preflight(settings)
 pool, workloads = settings.gpu_pool, settings.workloads
 
 cluster = GpuCluster("aks-gpu", GpuClusterArgs(cluster=settings.cluster, gpu_pool=pool, access=settings.access))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pulumi.errors import RunError
 from pulumi_azure_native import authorization, containerservice, features, resources
 
 from aks_gpu.builders import arm
@@ -14,9 +17,11 @@ from aks_gpu.builders import role_assignment as ra
 from aks_gpu.builders.kubeconfig import convert_kubeconfig
 from aks_gpu.components.checks import ClusterAccessCheck
 from aks_gpu.components.naming import child_options
+from aks_gpu.config import validate
 from aks_gpu.config.access import AccessSettings
 from aks_gpu.config.cluster import ClusterSettings
 from aks_gpu.config.gpu_pool import GpuPoolSettings
+from aks_gpu.config.project import PROJECT
 from aks_gpu.facts import azure, entra
 
 
@@ -64,8 +69,9 @@ class GpuCluster(pulumi.ComponentResource):
                 resource_name=args.cluster.existing.name,
                 opts=pulumi.InvokeOutputOptions(parent=self),
             )
-            # Reading the cluster makes a typo in its name fail at preview, not mid-update.
-            self.cluster_name = existing.name
+            # Reading the cluster makes a typo in its name fail at preview, not mid-update; the pool
+            # waits for its name, so a pool name the cluster already uses stops it before it is sent.
+            self.cluster_name = existing.apply(lambda found: checked_cluster_name(found, args.gpu_pool))
             self.resource_group_name = pulumi.Output.from_input(args.cluster.existing.resource_group_name)
         else:
             cluster = self._new_cluster(args.cluster, args.access)
@@ -165,6 +171,8 @@ class GpuCluster(pulumi.ComponentResource):
     def _gpu_pool(self, args: GpuClusterArgs, cluster: containerservice.ManagedCluster | None) -> pulumi.CustomResource:
         pool = args.gpu_pool
         props = arm.gpu_pool_properties(pool, args.cluster)
+        if args.cluster.existing:
+            props["tags"] = {validate.OWNER_TAG: stack_owner()}
         depends_on: list[pulumi.Resource] = [cluster] if cluster else []
         if pool.managed_gpu:
             depends_on += self._managed_gpu_feature(pool)
@@ -220,3 +228,29 @@ class GpuCluster(pulumi.ComponentResource):
             opts=child_options(self, "managed-gpu-feature", retain_on_delete=True),
         )
         return [feature]
+
+
+class PoolNameTaken(RunError):
+    """The GPU pool's name is taken by a pool of the existing cluster that this stack does not own."""
+
+
+def stack_owner() -> str:
+    """The value of the tag that marks the GPU pool as this stack's own in an existing cluster."""
+    return f"{pulumi.get_project()}/{pulumi.get_stack()}"
+
+
+def _profile(profile: Any) -> dict[str, Any]:
+    # Invoke results arrive as output types or plain dicts, with snake_case names either way.
+    def get(name: str) -> Any:
+        return profile.get(name) if isinstance(profile, dict) else getattr(profile, name, None)
+
+    return {"name": get("name"), "mode": get("mode"), "vmSize": get("vm_size"), "tags": get("tags")}
+
+
+def checked_cluster_name(found: Any, pool: GpuPoolSettings) -> str:
+    """The existing cluster's name once its pools show the GPU pool's name is free or this stack's own."""
+    profiles = [_profile(p) for p in (found.agent_pool_profiles or [])]
+    problem = validate.existing_pool_conflict(pool.name, pool.vm_size, profiles, stack_owner())
+    if problem:
+        raise PoolNameTaken(f"{PROJECT}:gpuPoolName = {json.dumps(pool.name)} is not allowed: {problem}")
+    return found.name

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 
+from aks_gpu.config import validate
 from aks_gpu.config.project import PROJECT, ConfigReader
 
 # The name of the system pool this program declares inline in a new cluster.
@@ -12,7 +14,8 @@ SYSTEM_POOL_NAME = "system"
 
 _RESOURCE_GROUP_NAME = re.compile(r"[-\w.()]{0,89}[-\w()]")
 _CLUSTER_NAME = re.compile(r"[A-Za-z0-9](?:[-_A-Za-z0-9]{0,61}[A-Za-z0-9])?")
-_KUBERNETES_VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?")
+# Azure region names as ARM spells them (eastus, westeurope); display names with spaces work too.
+_LOCATION = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ]{0,63}")
 VM_SIZE = re.compile(r"Standard_[A-Za-z0-9_]+")
 
 
@@ -50,7 +53,7 @@ class ClusterSettings:
 def read_cluster(r: ConfigReader, location: str | None) -> ClusterSettings:
     """Validate the cluster's keys, recording every problem in `r`."""
     existing = _existing_cluster(r)
-    location = (location or "").strip() or None
+    location = _location(r, location)
     if location is None and existing is None:
         r.problems.append(
             "azure-native:location is not set: a new cluster needs a region "
@@ -68,10 +71,8 @@ def read_cluster(r: ConfigReader, location: str | None) -> ClusterSettings:
             _CLUSTER_NAME,
             "1-63 letters, digits, '-' or '_', starting and ending with a letter or digit",
         ),
-        kubernetes_version=r.matching(
-            "kubernetesVersion", _KUBERNETES_VERSION, "empty (AKS default) or MAJOR.MINOR[.PATCH], e.g. 1.33"
-        ),
-        system_vm_size=r.matching("systemVmSize", VM_SIZE, "an Azure VM size such as Standard_D4ds_v5") or "",
+        kubernetes_version=_kubernetes_version(r),
+        system_vm_size=_system_vm_size(r),
         system_node_count=r.integer("systemNodeCount", 1, 1000),
         existing=existing,
     )
@@ -81,7 +82,35 @@ def read_cluster(r: ConfigReader, location: str | None) -> ClusterSettings:
             "use existingClusterName and existingClusterResourceGroup to join a cluster, "
             "or resourceGroupName and clusterName to create one, not both"
         )
+    if existing is None:
+        too_long = validate.node_resource_group_problem(settings.resource_group_name, settings.cluster_name, location)
+        if too_long:
+            r.fail("clusterName", settings.cluster_name or "", too_long)
     return settings
+
+
+def _location(r: ConfigReader, location: str | None) -> str | None:
+    text = (location or "").strip()
+    if text and not _LOCATION.fullmatch(text):
+        r.problems.append(
+            f"azure-native:location = {json.dumps(text[:80])} is not allowed: an Azure region name such as eastus"
+        )
+    return text or None
+
+
+def _kubernetes_version(r: ConfigReader) -> str | None:
+    version = r.optional("kubernetesVersion")
+    problem = validate.kubernetes_version_problem(version) if version else None
+    if problem:
+        r.fail("kubernetesVersion", r.values["kubernetesVersion"], "empty (AKS default) or " + problem)
+    return version
+
+
+def _system_vm_size(r: ConfigReader) -> str:
+    size = r.matching("systemVmSize", VM_SIZE, "an Azure VM size such as Standard_D4ds_v5") or ""
+    if size.lower().startswith("standard_b"):
+        r.fail("systemVmSize", size, "a size other than B-series (burstable), which AKS refuses for system pools")
+    return size
 
 
 def _existing_cluster(r: ConfigReader) -> ExistingCluster | None:

@@ -7,18 +7,20 @@ import re
 from collections.abc import Mapping
 from datetime import date
 
+from aks_gpu.config import validate
 from aks_gpu.config.cluster import VM_SIZE
 from aks_gpu.config.project import ConfigReader
 from aks_gpu.facts import azure, vm_sizes
 from aks_gpu.facts.device_plugin import MIG_STRATEGIES
 from aks_gpu.facts.gpu_models import MigProfile, find_gpu_model
 from aks_gpu.facts.kubernetes import (
-    AKS_RESERVED_LABEL_PREFIX,
     GPU_RESOURCE,
     SPOT_TAINT,
     Taint,
     is_label_key,
     is_label_value,
+    reserved_node_label_reason,
+    reserved_taint_reason,
 )
 
 DEVICE_PLUGIN_STACK = "device-plugin"
@@ -238,7 +240,7 @@ def _autoscale(r: ConfigReader, gpu_stack: str) -> Autoscale | None:
 
 
 def _spot_max_price(r: ConfigReader, spot: bool) -> float:
-    price = r.number("gpuSpotMaxPrice")
+    price = r.number("gpuSpotMaxPrice", max_decimals=validate.SPOT_PRICE_DECIMALS)
     if price != -1 and price <= 0:
         r.fail("gpuSpotMaxPrice", price, "-1 (pay up to the on-demand price) or a price above 0 in US dollars per hour")
     elif price != -1 and not spot:
@@ -280,19 +282,33 @@ def _taints(r: ConfigReader) -> tuple[Taint, ...]:
         except ValueError as error:
             r.fail("gpuNodeTaints", text, f"each taint as key=value:Effect or key:Effect ({error})")
             continue
-        if taint not in taints:
+        reserved = reserved_taint_reason(taint.key)
+        clash = next((t for t in taints if (t.key, t.effect) == (taint.key, taint.effect)), None)
+        if reserved:
+            r.fail("gpuNodeTaints", text, f"a taint key of your own: {reserved}")
+        elif clash == taint:
+            continue
+        elif clash:
+            r.fail(
+                "gpuNodeTaints",
+                text,
+                f"one taint per key and effect (Kubernetes refuses the node otherwise); {clash} is already listed",
+            )
+        else:
             taints.append(taint)
     return tuple(taints)
 
 
 def _labels(r: ConfigReader) -> dict[str, str]:
-    labels = {}
+    labels: dict[str, str] = {}
     for item in r.string_list("gpuNodeLabels"):
         key, sep, value = item.partition("=")
         if not sep or not is_label_key(key) or not is_label_value(value):
             r.fail("gpuNodeLabels", item, "each label as key=value with Kubernetes label syntax")
-        elif key.startswith(AKS_RESERVED_LABEL_PREFIX):
-            r.fail("gpuNodeLabels", item, f"a key outside {AKS_RESERVED_LABEL_PREFIX}, which AKS reserves")
+        elif reserved_node_label_reason(key):
+            r.fail("gpuNodeLabels", item, f"a label key of your own: {reserved_node_label_reason(key)}")
+        elif labels.get(key, value) != value:
+            r.fail("gpuNodeLabels", item, f"one value per key; {key}={labels[key]} is already listed")
         else:
             labels[key] = value
     return labels

@@ -11,12 +11,15 @@ from __future__ import annotations
 import functools
 import json
 import re
+import reprlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pulumi.errors import RunError
+
+from aks_gpu.config import validate
 
 PROJECT = "aks-gpu"
 # The package is installed editable from the project checkout (requirements.txt: -e .),
@@ -81,65 +84,101 @@ class ConfigReader:
     def __init__(self, values: Mapping[str, Any], problems: list[str]):
         self.values = values
         self.problems = problems
+        # Keys already refused, so later checks of the same key do not pile on.
+        self.refused: set[str] = set()
 
     def fail(self, key: str, value: Any, allowed: str) -> None:
-        """Record that `key` = `value` is refused, saying what is allowed."""
-        self.problems.append(f"{PROJECT}:{key} = {json.dumps(value)} is not allowed: {allowed}")
+        """Record that `key` = `value` is refused, saying what is allowed (long values shortened)."""
+        self.refused.add(key)
+        self.problems.append(f"{PROJECT}:{key} = {shorten(value)} is not allowed: {allowed}")
+
+    def _text(self, key: str, control_allowed: str = "") -> str | None:
+        """The raw value as text, or None (recorded) when it is too long or has control characters."""
+        value = self.values[key]
+        try:
+            text = value if isinstance(value, str) else json.dumps(value) if isinstance(value, list) else str(value)
+        except RecursionError:
+            self.fail(key, value, f"a flat list of strings, not nested more than {validate.MAX_JSON_DEPTH} deep")
+            return None
+        if len(text) > validate.MAX_VALUE_CHARS:
+            self.fail(key, value, f"a value of at most {validate.MAX_VALUE_CHARS} characters (it has {len(text)})")
+            return None
+        problem = validate.control_character(text, control_allowed)
+        if problem:
+            self.fail(key, value, problem)
+            return None
+        return text
 
     def string(self, key: str) -> str:
-        """The value as stripped text ('' when unset)."""
-        value = self.values[key]
-        return "" if value is None else str(value).strip()
+        """The value as stripped text ('' when unset or refused)."""
+        if self.values[key] is None:
+            return ""
+        return (self._text(key) or "").strip()
 
     def optional(self, key: str) -> str | None:
         """The value as text, or None when empty."""
         return self.string(key) or None
 
     def integer(self, key: str, low: int, high: int, what: str = "") -> int:
-        """A whole number in [low, high]; `what` replaces the default description of what is allowed."""
+        """A whole number in [low, high] in ASCII digits; `what` replaces the description of what is allowed."""
         value = self.values[key]
-        try:
-            number = int(str(value).strip())
-        except ValueError:
-            number = None
+        text = self._text(key)
+        if text is None:
+            return low
+        number = validate.ascii_integer(text.strip())
         if number is None or isinstance(value, bool) or not low <= number <= high:
             self.fail(key, value, what or f"a whole number from {low} to {high}")
             return low
         return number
 
-    def number(self, key: str) -> float:
-        """A number (float)."""
+    def number(self, key: str, max_decimals: int | None = None) -> float:
+        """A finite number in ASCII digits (not NaN or Infinity), with at most `max_decimals` decimals."""
         value = self.values[key]
-        try:
-            return float(str(value).strip())
-        except ValueError:
-            self.fail(key, value, "a number")
+        text = (self._text(key) or "").strip()
+        number = None if isinstance(value, bool) else validate.finite_number(text)
+        if number is None:
+            self.fail(key, value, "a number in digits 0-9, e.g. 0.5 (finite: not NaN or Infinity)")
             return -1.0
+        if max_decimals is not None and validate.decimals(text) > max_decimals:
+            self.fail(key, value, f"a number with at most {max_decimals} decimal places")
+        return number
 
     def boolean(self, key: str) -> bool:
         """true or false (the engine sends them as strings)."""
         value = self.values[key]
         if isinstance(value, bool):
             return value
-        text = str(value).strip().lower()
+        text = (self._text(key) or "").strip().lower()
         if text in ("true", "false"):
             return text == "true"
         self.fail(key, value, "true or false")
         return False
 
-    def string_list(self, key: str) -> tuple[str, ...]:
-        """A list of strings (the engine sends lists as JSON text)."""
-        value = original = self.values[key]
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError:
-                self.fail(key, value, 'a list of strings, e.g. ["a", "b"]')
-                return ()
+    def string_list(self, key: str, control_allowed: str = "") -> tuple[str, ...]:
+        """A flat list of strings (the engine sends lists as JSON text), bounded before it is parsed."""
+        original = self.values[key]
+        text = self._text(key, control_allowed="\t\n\r" if isinstance(original, str) else "")
+        if text is None:
+            return ()
+        if validate.json_too_deep(text):
+            self.fail(key, original, f"a flat list of strings, not nested more than {validate.MAX_JSON_DEPTH} deep")
+            return ()
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            self.fail(key, original, 'a list of strings, e.g. ["a", "b"]')
+            return ()
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self.fail(key, original, "a list of strings")
             return ()
-        return tuple(value)
+        items = []
+        for item in value:
+            problem = validate.control_character(item, control_allowed)
+            if problem:
+                self.fail(key, item, problem)
+            else:
+                items.append(item)
+        return tuple(items)
 
     def choice(self, key: str, allowed: tuple[str, ...]) -> str:
         """One of `allowed`."""
@@ -155,3 +194,23 @@ class ConfigReader:
         if value is not None and not pattern.fullmatch(value):
             self.fail(key, value, allowed)
         return value
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel = 3
+_SHORT.maxlist = _SHORT.maxdict = 4
+# Values longer than this are shown by their start and length in problem lines.
+SHOWN_CHARS = 80
+
+
+def shorten(value: Any) -> str:
+    """A value as a problem line shows it: JSON for scalars, cut after SHOWN_CHARS with the full length."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        text = json.dumps(value, ensure_ascii=True)
+    else:
+        # reprlib stops at a fixed depth, so a deeply nested value cannot recurse without bound.
+        text = _SHORT.repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    length = len(value) if isinstance(value, str) else len(text)
+    return f"{text[:SHOWN_CHARS]}... ({length} characters)"

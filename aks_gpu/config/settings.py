@@ -31,6 +31,8 @@ class Settings:
     workloads: WorkloadSettings
     verification: VerificationSettings
     access: AccessSettings
+    # Check quota and VM size availability in Azure before anything is created.
+    preflight: bool
 
     @property
     def verification_expected_gpus(self) -> int:
@@ -76,6 +78,7 @@ def parse_settings(
         workloads=read_workloads(r),
         verification=read_verification(r),
         access=read_access(r, cluster),
+        preflight=r.boolean("preflight"),
     )
     _check_acceptance(r, settings)
     if settings.gpu_pool.name == SYSTEM_POOL_NAME and cluster.existing is None:

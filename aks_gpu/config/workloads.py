@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 
+from aks_gpu.config import validate
 from aks_gpu.config.project import ConfigReader
 from aks_gpu.facts.kubernetes import DNS_LABEL
-
-_IMAGE = re.compile(r"[^\s]+")
 
 # The sample workloads: the GPU acceptance test on every node, or the walkthrough's MNIST job.
 ACCEPTANCE = "acceptance"
@@ -55,19 +53,42 @@ class WorkloadSettings:
 def read_workloads(r: ConfigReader) -> WorkloadSettings:
     """Validate the workloads' keys, recording every problem in `r`."""
     return WorkloadSettings(
-        namespace=r.matching("gpuNamespace", DNS_LABEL, "a Kubernetes namespace name (DNS label)") or "",
-        device_plugin_image=r.matching("devicePluginImage", _IMAGE, "a container image reference") or "",
+        namespace=_namespace(r),
+        device_plugin_image=_image(r, "devicePluginImage"),
         sample_job=r.boolean("sampleJob"),
         sample_workload=r.choice("sampleWorkload", SAMPLE_WORKLOADS),
-        sample_job_image=r.matching("sampleJobImage", _IMAGE, "a container image reference") or "",
-        sample_job_args=r.string_list("sampleJobArgs"),
-        acceptance_image=r.matching("acceptanceImage", _IMAGE, "a container image reference") or "",
+        sample_job_image=_image(r, "sampleJobImage"),
+        sample_job_args=_args(r),
+        acceptance_image=_image(r, "acceptanceImage"),
         acceptance_min_fraction=_fraction(r, "acceptanceMinFraction"),
     )
 
 
 def _fraction(r: ConfigReader, key: str) -> float:
     value = r.number(key)
-    if not 0 < value <= 1:
+    if key not in r.refused and not 0 < value <= 1:
         r.fail(key, r.values[key], "a number above 0 and at most 1 (a share of the datasheet figures)")
     return value
+
+
+def _namespace(r: ConfigReader) -> str:
+    name = r.matching("gpuNamespace", DNS_LABEL, "a Kubernetes namespace name (DNS label, at most 63 characters)")
+    problem = validate.namespace_problem(name) if name else None
+    if problem:
+        r.fail("gpuNamespace", name, problem)
+    return name or ""
+
+
+def _image(r: ConfigReader, key: str) -> str:
+    image = r.string(key)
+    problem = validate.image_reference_problem(image)
+    if problem and key not in r.refused:
+        r.fail(key, image, problem)
+    return image
+
+
+def _args(r: ConfigReader) -> tuple[str, ...]:
+    # Arguments may hold tabs and newlines (exec passes them on); other control
+    # characters are refused. The reader's bound on every value (MAX_VALUE_CHARS)
+    # keeps them far below Linux's exec limits and the API server's object size.
+    return r.string_list("sampleJobArgs", control_allowed="\t\n")

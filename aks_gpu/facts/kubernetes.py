@@ -44,6 +44,89 @@ ACCELERATOR_LABEL = ("kubernetes.azure.com/accelerator", "nvidia")
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 # Label prefix AKS keeps for itself: node pools may not set labels under it.
 AKS_RESERVED_LABEL_PREFIX = "kubernetes.azure.com/"
+_AKS_NAMESPACE = AKS_RESERVED_LABEL_PREFIX.rstrip("/")
+
+# Node labels the kubelet or the cloud provider sets on every node by itself
+# (k8s.io/api core/v1 well_known_labels.go); a pool label would contradict them.
+SELF_SET_NODE_LABELS = frozenset(
+    {
+        "kubernetes.io/hostname",
+        "kubernetes.io/os",
+        "kubernetes.io/arch",
+        "beta.kubernetes.io/os",
+        "beta.kubernetes.io/arch",
+        "beta.kubernetes.io/instance-type",
+        INSTANCE_TYPE_LABEL,
+        "topology.kubernetes.io/zone",
+        "topology.kubernetes.io/region",
+        "failure-domain.beta.kubernetes.io/zone",
+        "failure-domain.beta.kubernetes.io/region",
+    }
+)
+# Label namespaces a kubelet may set on its own node under the Kubernetes domains ([*.]ns/...).
+KUBELET_LABEL_NAMESPACES = ("kubelet.kubernetes.io", "node.kubernetes.io")
+# The namespace NodeRestriction keeps from kubelets, so admins can trust labels under it.
+NODE_RESTRICTION_NAMESPACE = "node-restriction.kubernetes.io"
+KUBERNETES_NAMESPACES = ("kubernetes.io", "k8s.io")
+
+
+def label_namespace(key: str) -> str:
+    """The prefix of a label or taint key (before '/'), '' when it has none."""
+    prefix, sep, _ = key.rpartition("/")
+    return prefix if sep else ""
+
+
+def _in_namespace(namespace: str, domain: str) -> bool:
+    return namespace == domain or namespace.endswith("." + domain)
+
+
+def reserved_node_label_reason(key: str) -> str | None:
+    """Why an AKS node pool may not carry the label `key`, or None when it may.
+
+    AKS node pool labels reach the node through the kubelet's --node-labels, and
+    the kubelet refuses to start with a kubernetes.io or k8s.io label outside the
+    namespaces NodeRestriction lets it self-set ([*.]kubelet.kubernetes.io,
+    [*.]node.kubernetes.io and the well-known labels it sets itself).
+    """
+    namespace = label_namespace(key)
+    if _in_namespace(namespace, _AKS_NAMESPACE):
+        return f"AKS reserves the {AKS_RESERVED_LABEL_PREFIX} prefix for the labels it sets itself"
+    if key in SELF_SET_NODE_LABELS:
+        return "the kubelet or the cloud provider sets this label on every node itself"
+    if _in_namespace(namespace, NODE_RESTRICTION_NAMESPACE):
+        return (
+            f"NodeRestriction keeps {NODE_RESTRICTION_NAMESPACE}/ labels from kubelets, so nodes cannot self-set them"
+        )
+    kubernetes_domain = any(_in_namespace(namespace, domain) for domain in KUBERNETES_NAMESPACES)
+    if kubernetes_domain and not any(_in_namespace(namespace, ns) for ns in KUBELET_LABEL_NAMESPACES):
+        return (
+            "the kubelet refuses kubernetes.io and k8s.io labels other than [*.]kubelet.kubernetes.io/ "
+            "and [*.]node.kubernetes.io/ ones (NodeRestriction), so the nodes would never join; "
+            "use your own prefix, e.g. example.com/role"
+        )
+    return None
+
+
+def reserved_taint_reason(key: str) -> str | None:
+    """Why an AKS node pool may not declare a taint with `key`, or None when it may.
+
+    AKS adds and reconciles kubernetes.azure.com/ taints itself (the Spot taint);
+    Kubernetes' own controllers add and remove the kubernetes.io and k8s.io ones
+    (node.kubernetes.io/not-ready, .../unschedulable, node-role.kubernetes.io/...).
+    """
+    namespace = label_namespace(key)
+    if _in_namespace(namespace, _AKS_NAMESPACE):
+        return f"AKS reserves {AKS_RESERVED_LABEL_PREFIX} taints; it adds the Spot taint itself (gpuSpot: true)"
+    if any(_in_namespace(namespace, domain) for domain in KUBERNETES_NAMESPACES):
+        return "Kubernetes' own controllers add and remove kubernetes.io and k8s.io taints; use your own key"
+    return None
+
+
+# Namespaces every AKS cluster already has; the program creates its namespace, so
+# naming one of these would fail with AlreadyExists (or adopt a system namespace).
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# Kubernetes reserves the kube- prefix for its own namespaces.
+SYSTEM_NAMESPACE_PREFIX = "kube-"
 
 # What the NVIDIA device plugin advertises per GPU (or per MIG instance with the `single` strategy).
 GPU_RESOURCE = "nvidia.com/gpu"

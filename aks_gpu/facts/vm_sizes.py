@@ -230,7 +230,50 @@ UNSUPPORTED_GPU_VM_SIZES: dict[str, str] = {
         "a fractional A10 (1/6, 1/3 or 1/2 GPU): the nvidia.com/gpu count it advertises is "
         "not documented, so the program cannot verify it",
     ),
+    "Standard_ND96isr_MI300X_v5": "ND MI300X v5 has AMD Instinct MI300X GPUs, which AKS GPU node pools do not support",
+    **dict.fromkeys(
+        (
+            "Standard_NG8ads_V620_v1",
+            "Standard_NG16ads_V620_v1",
+            "Standard_NG32ads_V620_v1",
+            "Standard_NG32adms_V620_v1",
+        ),
+        "NGads V620 has AMD Radeon PRO V620 GPUs, which AKS GPU node pools do not support",
+    ),
+    **dict.fromkeys(
+        (
+            "Standard_NV4ads_V710_v5",
+            "Standard_NV8ads_V710_v5",
+            "Standard_NV12ads_V710_v5",
+            "Standard_NV24ads_V710_v5",
+            "Standard_NV28adms_V710_v5",
+        ),
+        "NVads V710 v5 has AMD Radeon PRO V710 GPUs, which AKS GPU node pools do not support",
+    ),
+    **dict.fromkeys(
+        ("Standard_ND128isr_NDR_GB200_v6", "Standard_ND128isr_GB300_v6"),
+        "ND GB200/GB300 v6 run on NVIDIA Grace (Arm64) CPUs; this program's pools, device plugin "
+        "image and sample job are x86-64 only",
+    ),
+    **dict.fromkeys(
+        ("Standard_NV6", "Standard_NV12", "Standard_NV24"),
+        "NV (Tesla M60, first generation) was retired on 2023-09-06; its successor is Standard_NV36ads_A10_v5",
+    ),
+    **dict.fromkeys(
+        ("Standard_NP10s", "Standard_NP20s", "Standard_NP40s"),
+        "NP sizes carry Xilinx FPGAs, not GPUs",
+    ),
 }
+
+# Name markers of whole families AKS GPU pools cannot use, for sizes the lists
+# above do not name yet (a new size of a known AMD or Arm family).
+_UNSUPPORTED_MARKERS: tuple[tuple[str, str], ...] = (
+    ("_mi3", "AMD Instinct GPUs, which AKS GPU node pools do not support"),
+    ("_v620", "AMD Radeon PRO GPUs, which AKS GPU node pools do not support"),
+    ("_v710", "AMD Radeon PRO GPUs, which AKS GPU node pools do not support"),
+    ("gb200", "NVIDIA Grace (Arm64) CPUs; this program's pools and images are x86-64 only"),
+    ("gb300", "NVIDIA Grace (Arm64) CPUs; this program's pools and images are x86-64 only"),
+)
 
 
 def find_gpu_vm_size(name: str) -> GpuVmSize | None:
@@ -248,4 +291,11 @@ def unsupported_reason(name: str) -> str | None:
     for size, reason in UNSUPPORTED_GPU_VM_SIZES.items():
         if size.lower() == wanted:
             return reason
+    for marker, reason in _UNSUPPORTED_MARKERS:
+        if marker in wanted:
+            return f"{name} has {reason}"
+    if wanted.startswith("standard_nv") and wanted.endswith("as_v4"):
+        return f"{name} looks like NVv4, which has AMD GPUs that AKS GPU node pools do not support"
+    if wanted.startswith("standard_np"):
+        return f"{name} looks like an NP size, which carries Xilinx FPGAs, not GPUs"
     return None

@@ -19,9 +19,17 @@ ALLOWED = {
     "aks_gpu.facts": set(),
     "aks_gpu.config": {"aks_gpu.facts"},
     "aks_gpu.builders": {"aks_gpu.facts", "aks_gpu.config", "aks_gpu.workloads"},
+    # The Azure preflight reads the settings' types and never imports pulumi itself.
+    "aks_gpu.preflight": {"aks_gpu.facts", "aks_gpu.config"},
     "aks_gpu.verifier": {"aks_gpu.facts", "aks_gpu.workloads"},
     "aks_gpu.workloads": set(),
-    "aks_gpu.components": {"aks_gpu.facts", "aks_gpu.config", "aks_gpu.builders", "aks_gpu.verifier"},
+    "aks_gpu.components": {
+        "aks_gpu.facts",
+        "aks_gpu.config",
+        "aks_gpu.builders",
+        "aks_gpu.verifier",
+        "aks_gpu.preflight",
+    },
     "policy": {"aks_gpu.facts", "aks_gpu.config.project"},
     "components": {"aks_gpu.components", "aks_gpu.verifier"},
 }
@@ -30,6 +38,7 @@ FORBIDDEN = {
     "aks_gpu.facts": {"pulumi", "pulumi_azure_native", "pulumi_kubernetes", "kubernetes"},
     "aks_gpu.config": {"pulumi_azure_native", "pulumi_kubernetes", "kubernetes"},
     "aks_gpu.builders": {"pulumi", "pulumi_azure_native", "pulumi_kubernetes", "kubernetes"},
+    "aks_gpu.preflight": {"pulumi", "pulumi_azure_native", "pulumi_kubernetes", "kubernetes"},
     "aks_gpu.verifier": {"pulumi", "pulumi_azure_native", "pulumi_kubernetes"},
     "aks_gpu.workloads": {"pulumi", "pulumi_azure_native", "pulumi_kubernetes", "kubernetes", "aks_gpu"},
 }

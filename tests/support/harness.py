@@ -110,6 +110,12 @@ DYNAMIC_OUTPUTS = {
 }
 
 
+# The pools getManagedCluster reports for an existing cluster: AKS's first pool, as `az aks create` names it.
+EXISTING_POOLS = [
+    {"name": "nodepool1", "mode": "System", "vmSize": "Standard_D4ds_v5", "count": 3, "osType": "Linux"},
+]
+
+
 @dataclasses.dataclass
 class Registered:
     type: str
@@ -247,7 +253,7 @@ class _Mocks(pulumi.runtime.Mocks):
             encoded = base64.b64encode(self.user_kubeconfig.encode()).decode()
             return {"kubeconfigs": [{"name": "clusterUser", "value": encoded}]}
         if args.token == "azure-native:containerservice:getManagedCluster":
-            return {"name": args.args["resourceName"], "location": "eastus"}
+            return {"name": args.args["resourceName"], "location": "eastus", "agentPoolProfiles": EXISTING_POOLS}
         if args.token == "azure-native:authorization:getClientConfig":
             return dict(self.client_config)
         return {}
@@ -326,6 +332,10 @@ def run_program(
     )
     # set_mocks installs a placeholder stack; the real entry point makes its own.
     runtime_settings.ROOT.set(None)
+    # A run that failed in an apply leaves outputs and an unhandled exception behind;
+    # clear them as pulumi.runtime.test does, so they do not fail the next run.
+    runtime_settings.SETTINGS.rpc_manager.clear()
+    runtime_settings.SETTINGS.outputs.clear()
     try:
         _sync_await(run_in_stack(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")))
     except Exception as error:
