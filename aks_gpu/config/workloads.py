@@ -6,6 +6,7 @@ import dataclasses
 
 from aks_gpu.config import validate
 from aks_gpu.config.project import ConfigReader
+from aks_gpu.facts.device_plugin import SEED_IMAGE, is_device_plugin_image
 from aks_gpu.facts.kubernetes import DNS_LABEL
 
 # The sample workloads: the GPU acceptance test on every node, or the walkthrough's MNIST job.
@@ -54,7 +55,7 @@ def read_workloads(r: ConfigReader) -> WorkloadSettings:
     """Validate the workloads' keys, recording every problem in `r`."""
     return WorkloadSettings(
         namespace=_namespace(r),
-        device_plugin_image=_image(r, "devicePluginImage"),
+        device_plugin_image=_device_plugin_image(r),
         sample_job=r.boolean("sampleJob"),
         sample_workload=r.choice("sampleWorkload", SAMPLE_WORKLOADS),
         sample_job_image=_image(r, "sampleJobImage"),
@@ -84,6 +85,20 @@ def _image(r: ConfigReader, key: str) -> str:
     problem = validate.image_reference_problem(image)
     if problem and key not in r.refused:
         r.fail(key, image, problem)
+    return image
+
+
+def _device_plugin_image(r: ConfigReader) -> str:
+    image = _image(r, "devicePluginImage")
+    # The DaemonSet mounts the kubelet's device-plugin socket directory, which only the
+    # NVIDIA device plugin should reach (the policy pack refuses the mount for anything else).
+    if image and "devicePluginImage" not in r.refused and not is_device_plugin_image(image):
+        r.fail(
+            "devicePluginImage",
+            image,
+            "an image of the NVIDIA device plugin (repository name k8s-device-plugin, from any registry or "
+            f"mirror), e.g. the seed's {SEED_IMAGE}",
+        )
     return image
 
 

@@ -16,7 +16,7 @@ SOCKET_DIR = "/var/lib/kubelet/device-plugins"
 SEED_IMAGE = "mcr.microsoft.com/oss/nvidia/k8s-device-plugin:1.11"
 # Recognises the plugin's image wherever it is mirrored, tagged or by digest
 # (nvcr.io/nvidia/k8s-device-plugin:v0.18.0, the seed's image, a private mirror).
-IMAGE_PATTERN = re.compile(r"(^|/)k8s-device-plugin(:|@|$)")
+IMAGE_PATTERN = re.compile(r"(^|/)k8s-device-plugin(:|@|\Z)")
 
 
 def is_device_plugin_image(image: str) -> bool:

@@ -205,3 +205,24 @@ def test_sample_workload_is_one_of_two(value):
 @pytest.mark.parametrize("value", ["0", "-0.5", "1.5", "nan", "inf", "half"])
 def test_acceptance_fraction_is_a_share(value):
     assert "aks-gpu:acceptanceMinFraction" in problems(acceptanceMinFraction=value)
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["docker.io/library/busybox:1.36", "nvcr.io/nvidia/k8s-device-plugin-fork:v1", "k8s-device-plugin-x"],
+)
+def test_the_device_plugin_image_must_be_the_device_plugin(image):
+    message = problems(devicePluginImage=image)
+    assert f'aks-gpu:devicePluginImage = "{image}"' in message and "k8s-device-plugin" in message
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "nvcr.io/nvidia/k8s-device-plugin:v0.20.0",
+        "mcr.microsoft.com/oss/nvidia/k8s-device-plugin:1.11",
+        "myacr.azurecr.io/mirror/k8s-device-plugin@sha256:" + "b" * 64,
+    ],
+)
+def test_device_plugin_mirrors_are_accepted(image):
+    assert parse(devicePluginImage=image).workloads.device_plugin_image == image
