@@ -74,15 +74,6 @@ class _Deadline:
         return max(0.0, self._end - self._clock())
 
 
-class _Deadline:
-    def __init__(self, timeout: float, clock: Callable[[], float]) -> None:
-        self._clock = clock
-        self._end = clock() + timeout
-
-    def remaining(self) -> float:
-        return max(0.0, self._end - self._clock())
-
-
 class GpuWaiter:
     """List then watch GPU nodes until the usable ones' allocatable `resource` reaches `expected`.
 
