@@ -235,13 +235,19 @@ def tls_kube(tls_files):
         yield server
 
 
-def test_a_plugin_client_certificate_verifies_without_a_key_file(tls_kube, tls_files, bin_dir, tmp_path):  # noqa: F811
+def cert_plugin_setup(tls_kube, tls_files, bin_dir, tmp_path) -> tuple[Path, Path]:
+    """A stand-in kubelogin that returns a client certificate, a kubeconfig using it, and an empty TMPDIR."""
     standin(bin_dir, cert_plugin(tls_files))
     tls_kube.put_node(gpu_node("aks-gpu-0"))
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(exec_kubeconfig(tls_kube, AZURECLI, ca=Path(tls_files.ca_cert).read_bytes()))
     tmpdir = tmp_path / "tmpdir"
     tmpdir.mkdir()
+    return kubeconfig, tmpdir
+
+
+def test_a_plugin_client_certificate_verifies_without_a_key_file(tls_kube, tls_files, bin_dir, tmp_path):
+    kubeconfig, tmpdir = cert_plugin_setup(tls_kube, tls_files, bin_dir, tmp_path)
 
     process = verifier_process(kubeconfig, tmpdir, expected=1, timeout=15)
     out, err = process.communicate(timeout=60)
@@ -251,13 +257,8 @@ def test_a_plugin_client_certificate_verifies_without_a_key_file(tls_kube, tls_f
     assert os.listdir(tmpdir) == []
 
 
-def test_a_killed_verifier_leaves_no_key_file(tls_kube, tls_files, bin_dir, tmp_path):  # noqa: F811
-    standin(bin_dir, cert_plugin(tls_files))
-    tls_kube.put_node(gpu_node("aks-gpu-0"))
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(exec_kubeconfig(tls_kube, AZURECLI, ca=Path(tls_files.ca_cert).read_bytes()))
-    tmpdir = tmp_path / "tmpdir"
-    tmpdir.mkdir()
+def test_a_killed_verifier_leaves_no_key_file(tls_kube, tls_files, bin_dir, tmp_path):
+    kubeconfig, tmpdir = cert_plugin_setup(tls_kube, tls_files, bin_dir, tmp_path)
 
     process = verifier_process(kubeconfig, tmpdir, expected=2, timeout=120)
     try:
