@@ -4,19 +4,24 @@
 machines) it returns a skip reason for the program to log. What it cannot read
 because Azure Resource Manager keeps failing (429, 5xx after the SDK's retries)
 becomes a problem, since `pulumi up` would run into the same trouble.
+
+azure-core and azure-mgmt-compute are imported only once an identity is
+found, inside `run`: loading them costs every `pulumi preview` about 0.35 s
+and 33 MiB (issue 19), also with `preflight: false` or without a sign-in.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
-from azure.mgmt.compute import ComputeManagementClient
+from typing import TYPE_CHECKING, Any
 
 from aks_gpu.config.settings import Settings
 from aks_gpu.preflight import demand, identity
+
+if TYPE_CHECKING:  # the SDK itself is imported where it is used: see the module docstring
+    from azure.core.exceptions import HttpResponseError
+    from azure.mgmt.compute import ComputeManagementClient
 
 # Bounded retries so a throttled preview answers within about half a minute.
 RETRY_SETTINGS: dict[str, Any] = {
@@ -54,7 +59,8 @@ def to_sku(sku: Any, region: str) -> demand.Sku:
     """The SDK's ResourceSku as `demand.Sku`, restrictions narrowed to `region`."""
     capabilities = _capabilities(sku)
     zones = [z for info in sku.location_info or [] if _same(info.location, region) for z in info.zones or []]
-    region_reasons, restricted_zones = [], []
+    region_reasons: list[str] = []
+    restricted_zones: list[str] = []
     for restriction in sku.restrictions or []:
         info = restriction.restriction_info
         kind = _plain(restriction.type).lower()
@@ -82,7 +88,9 @@ def _same(location: str | None, region: str) -> bool:
     return (location or "").replace(" ", "").lower() == region.replace(" ", "").lower()
 
 
-def read_region(client: ComputeManagementClient, region: str, sizes: Iterable[str]) -> tuple[list, list]:
+def read_region(
+    client: ComputeManagementClient, region: str, sizes: Iterable[str]
+) -> tuple[list[demand.Sku], list[demand.Usage]]:
     """The region's SKUs of the wanted sizes and the subscription's usages there."""
     wanted = {size.lower() for size in sizes}
     skus = [
@@ -108,12 +116,15 @@ def run(
 ) -> Outcome:
     """Check the stack's pools against the region; `found` and `client_options` let tests point it elsewhere."""
     region = settings.cluster.location
-    if settings.cluster.existing is not None and region is None:
+    if region is None:  # settings allow it only with an existing cluster
         return Outcome([], skipped="the existing cluster's region is only known after it is read")
     if found is None:
         found, why = identity.identity(identity.Settings(provider_config, env))
         if found is None:
             return Outcome([], skipped=why)
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
+    from azure.mgmt.compute import ComputeManagementClient
+
     client = ComputeManagementClient(
         found.credential, found.subscription_id, **{**RETRY_SETTINGS, **(client_options or {})}
     )

@@ -11,6 +11,9 @@ ARM_USE_MSI, or IDENTITY_ENDPOINT as App Service, Functions and Arc set it): on
 any other machine azure-identity would probe the instance metadata endpoint
 169.254.169.254, which waits for a timeout off Azure and may answer for a
 different identity on an Azure VM.
+
+azure-identity is imported inside `credential`, once a source is chosen: the
+program imports this module on every run, also when no preflight runs.
 """
 
 from __future__ import annotations
@@ -20,16 +23,10 @@ import json
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from azure.core.credentials import TokenCredential
-from azure.identity import (
-    AzureCliCredential,
-    ClientAssertionCredential,
-    ClientSecretCredential,
-    ManagedIdentityCredential,
-    WorkloadIdentityCredential,
-)
+if TYPE_CHECKING:  # azure-identity is imported where it is used: see the module docstring
+    from azure.core.credentials import TokenCredential
 
 # azure-native config key -> the environment variable the provider reads instead.
 _ENVIRONMENT = {
@@ -104,30 +101,50 @@ def _token_reader(settings: Settings) -> Callable[[], str] | None:
     return None
 
 
+def _source(settings: Settings, which: Callable[[str], str | None]) -> str | None:
+    """Which of the provider's credential sources applies, in its order, without touching azure-identity."""
+    tenant, client, env = settings.get("tenantId"), settings.get("clientId"), settings.env
+    if tenant and client and settings.get("clientSecret"):
+        return "secret"
+    if tenant and client and settings.flag("useOidc") and _token_reader(settings):
+        return "oidc"
+    if env.get("AZURE_FEDERATED_TOKEN_FILE") and env.get("AZURE_CLIENT_ID") and env.get("AZURE_TENANT_ID"):
+        return "workload"
+    if settings.flag("useMsi") or (env.get("IDENTITY_ENDPOINT") and (client or env.get("AZURE_CLIENT_ID"))):
+        return "msi"
+    return "cli" if which("az") else None
+
+
 def credential(settings: Settings, which: Callable[[str], str | None] = shutil.which) -> tuple[Any, str]:
     """The credential the provider would use and a description, or (None, why there is none)."""
-    tenant, client = settings.get("tenantId"), settings.get("clientId")
-    env = settings.env
-    if tenant and client and settings.get("clientSecret"):
-        return ClientSecretCredential(tenant, client, settings.get("clientSecret")), "service principal (client secret)"
-    reader = _token_reader(settings) if settings.flag("useOidc") else None
-    if tenant and client and reader:
-        return ClientAssertionCredential(tenant, client, reader), "OIDC token (useOidc)"
-    if env.get("AZURE_FEDERATED_TOKEN_FILE") and env.get("AZURE_CLIENT_ID") and env.get("AZURE_TENANT_ID"):
-        workload = WorkloadIdentityCredential(
+    source = _source(settings, which)
+    if source is None:
+        return None, (
+            "no Azure credentials: no service principal, OIDC token or managed identity is configured "
+            "(azure-native config or ARM_* variables) and the Azure CLI (az) is not installed"
+        )
+    import azure.identity as sdk  # only now: see the module docstring
+
+    tenant, client, env = settings.get("tenantId"), settings.get("clientId"), settings.env
+    if source == "secret":
+        return sdk.ClientSecretCredential(tenant, client, settings.get("clientSecret")), (
+            "service principal (client secret)"
+        )
+    if source == "oidc":
+        reader = _token_reader(settings)
+        assert reader is not None  # _source chose OIDC because there is a token to read
+        return sdk.ClientAssertionCredential(tenant, client, reader), "OIDC token (useOidc)"
+    if source == "workload":
+        workload = sdk.WorkloadIdentityCredential(
             tenant_id=env["AZURE_TENANT_ID"],
             client_id=env["AZURE_CLIENT_ID"],
             token_file_path=env["AZURE_FEDERATED_TOKEN_FILE"],
         )
         return workload, "workload identity (AZURE_FEDERATED_TOKEN_FILE)"
-    if settings.flag("useMsi") or (env.get("IDENTITY_ENDPOINT") and (client or env.get("AZURE_CLIENT_ID"))):
-        return ManagedIdentityCredential(client_id=client or env.get("AZURE_CLIENT_ID") or None), "managed identity"
-    if which("az"):
-        return AzureCliCredential(tenant_id=tenant or None, process_timeout=CLI_TIMEOUT_SECONDS), "Azure CLI sign-in"
-    return None, (
-        "no Azure credentials: no service principal, OIDC token or managed identity is configured "
-        "(azure-native config or ARM_* variables) and the Azure CLI (az) is not installed"
-    )
+    if source == "msi":
+        managed = sdk.ManagedIdentityCredential(client_id=client or env.get("AZURE_CLIENT_ID") or None)
+        return managed, "managed identity"
+    return sdk.AzureCliCredential(tenant_id=tenant, process_timeout=CLI_TIMEOUT_SECONDS), "Azure CLI sign-in"
 
 
 def identity(
