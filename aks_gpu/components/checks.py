@@ -51,6 +51,16 @@ class _Provider(dynamic.ResourceProvider):
         # Nothing lives in the cluster: a check is only a record in the state.
         return None
 
+    def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        """Refresh and import: the last recorded state, unchanged.
+
+        A check is a record of what the cluster showed when it ran, not an object in
+        the cluster, so a refresh never contacts the cluster (nor fails because it is
+        unreachable); it returns the state it was given and says so in a log line.
+        """
+        pulumi.log.info(f"{id_}: refresh keeps the last recorded check result (the cluster is not contacted)")
+        return dynamic.ReadResult(id_=id_, outs=dict(props))
+
 
 class GpuCapacityCheckProvider(_Provider):
     """Waits for the expected allocatable GPUs with `aks_gpu.verifier.wait_for_gpus`."""
@@ -77,9 +87,9 @@ class GpuCapacityCheckProvider(_Provider):
 
 
 class _JobReaderProvider(_Provider):
-    """Reads what a completed Job's pods logged; subclasses say how (`read`)."""
+    """Reads what a completed Job's pods logged; subclasses say how (`read_job`)."""
 
-    def read(self, api: Any, namespace: str, job_name: str) -> dict[str, Any]:
+    def read_job(self, api: Any, namespace: str, job_name: str) -> dict[str, Any]:
         """The Job's result as JSON-ready data; raises the verifier's error when it is a failure."""
         raise NotImplementedError
 
@@ -88,7 +98,7 @@ class _JobReaderProvider(_Provider):
         from aks_gpu import verifier
 
         with verifier.api_client_from_kubeconfig(props["kubeconfig"]) as api:
-            result = self.read(api, props["namespace"], props["jobName"])
+            result = self.read_job(api, props["namespace"], props["jobName"])
         outs = {k: v for k, v in props.items() if k not in NOT_A_TRIGGER}
         outs["result"] = result
         return dynamic.CreateResult(id_=f"{props['namespace']}/{props['jobName']}", outs=outs)
@@ -97,7 +107,7 @@ class _JobReaderProvider(_Provider):
 class SampleJobResultProvider(_JobReaderProvider):
     """Reads the MNIST Job's status and last lines with `aks_gpu.verifier.read_job_result`."""
 
-    def read(self, api: Any, namespace: str, job_name: str) -> dict[str, Any]:
+    def read_job(self, api: Any, namespace: str, job_name: str) -> dict[str, Any]:
         """Status, pod and the last `Accuracy at step` of the Job's newest pod."""
         from aks_gpu import verifier
 
@@ -107,7 +117,7 @@ class SampleJobResultProvider(_JobReaderProvider):
 class AcceptanceResultProvider(_JobReaderProvider):
     """Reads the GPU acceptance Job's verdicts with `aks_gpu.verifier.acceptance_result`."""
 
-    def read(self, api: Any, namespace: str, job_name: str) -> dict[str, Any]:
+    def read_job(self, api: Any, namespace: str, job_name: str) -> dict[str, Any]:
         """Every node's verdicts; raises (failing `pulumi up`) naming node, GPU and figures when one fell short."""
         from aks_gpu.verifier.acceptance_result import read_acceptance_result
 
