@@ -19,6 +19,9 @@ VM size, the plugin image, the Job), not on every `up`: a drift check with
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pulumi
@@ -36,6 +39,37 @@ def _changed(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
         for key, value in news.items()
         if value is not None and key not in NOT_A_TRIGGER and not key.startswith("__") and olds.get(key) != value
     )
+
+
+def _in_the_provider_server() -> bool:
+    """True in the process the engine starts with `python -m pulumi.dynamic`."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return getattr(spec, "name", None) == "pulumi.dynamic.__main__"
+
+
+@contextlib.contextmanager
+def _failure_as_message() -> Iterator[None]:
+    """Let the verifier's error reach the user as its message, without a traceback.
+
+    The SDK's dynamic-provider server (`pulumi/dynamic/__main__.py`, `_abort_with_traceback`)
+    answers every exception with `traceback.format_exc()` and lets no type through, so the
+    message would follow a traceback of the server's own frames. `format_exc` honours
+    `sys.tracebacklimit`: at 0 it prints no stack and no "Traceback" header, only
+    `<module>.<type>: <message>`. It is set only in that server process and only once a
+    check has failed (which ends the update anyway), so the program process and the tests
+    keep their tracebacks. The chained causes are dropped: their text could carry what the
+    verifier's own message leaves out (a token in a library's error).
+    """
+    from aks_gpu.verifier.errors import VerificationError
+
+    try:
+        yield
+    except VerificationError as error:
+        if _in_the_provider_server():
+            sys.tracebacklimit = 0
+        error.__cause__ = None
+        error.__suppress_context__ = True
+        raise
 
 
 class _Provider(dynamic.ResourceProvider):
@@ -71,7 +105,10 @@ class GpuCapacityCheckProvider(_Provider):
         from aks_gpu import verifier
 
         timeout = float(props["timeoutSeconds"])
-        with verifier.api_client_from_kubeconfig(props["kubeconfig"], exec_timeout=timeout) as api:
+        with (
+            _failure_as_message(),
+            verifier.api_client_from_kubeconfig(props["kubeconfig"], exec_timeout=timeout) as api,
+        ):
             report = verifier.wait_for_gpus(
                 api,
                 expected=int(props["expectedGpus"]),
@@ -97,7 +134,7 @@ class _JobReaderProvider(_Provider):
         """Read the Job's result into the `result` output (the kubeconfig is left out of the outputs)."""
         from aks_gpu import verifier
 
-        with verifier.api_client_from_kubeconfig(props["kubeconfig"]) as api:
+        with _failure_as_message(), verifier.api_client_from_kubeconfig(props["kubeconfig"]) as api:
             result = self.read_job(api, props["namespace"], props["jobName"])
         outs = {k: v for k, v in props.items() if k not in NOT_A_TRIGGER}
         outs["result"] = result
@@ -133,7 +170,10 @@ class ClusterAccessCheckProvider(_Provider):
         from aks_gpu.verifier.access import wait_for_access
 
         timeout = float(props["timeoutSeconds"])
-        with verifier.api_client_from_kubeconfig(props["kubeconfig"], exec_timeout=timeout) as api:
+        with (
+            _failure_as_message(),
+            verifier.api_client_from_kubeconfig(props["kubeconfig"], exec_timeout=timeout) as api,
+        ):
             reviews = wait_for_access(api, timeout, progress=lambda line: pulumi.log.info(line))
         outs = {k: v for k, v in props.items() if k not in NOT_A_TRIGGER}
         outs["reviews"] = reviews

@@ -135,3 +135,25 @@ def test_refresh_read_delete_and_check_through_the_real_server(tmp_path, provide
     assert outs["result"]["status"] == "ok"
     assert not checked.failures
     assert moved.changes == provider_pb2.DiffResponse.DIFF_SOME
+
+
+@pytest.mark.parametrize("provider", ALL_PROVIDERS, ids=type)
+def test_a_failed_check_reaches_the_user_as_its_message(tmp_path, provider):
+    # Create fails (a kubeconfig that is not YAML is the verifier's quickest refusal); the
+    # engine prints the error's details, which must be the product's message, not a traceback.
+    request_props = props(
+        __provider=serialize_provider(provider),
+        kubeconfig="not: [valid",
+        timeoutSeconds=1,
+        expectedGpus=1,
+        selector="agentpool=gpu",
+        namespace="gpu",
+        jobName="job",
+    )
+    checkout = str(Path(aks_gpu.__file__).resolve().parent.parent)
+    with dynamic_provider_server(tmp_path, checkout) as stub, pytest.raises(grpc.RpcError) as failure:
+        stub.Create(provider_pb2.CreateRequest(urn="urn", properties=request_props), timeout=30)
+    details = failure.value.details()
+    assert "The kubeconfig is not valid YAML at line 1, column 12." in details
+    assert "Traceback" not in details
+    assert 'File "' not in details
