@@ -229,7 +229,7 @@ class GpuCapacityCheck(dynamic.Resource):
     """A dynamic resource that waits for the GPU pool's allocatable GPUs (outputs verifiedGpus, gpuNodes)."""
 
     verifiedGpus: pulumi.Output[int]
-    gpuNodes: pulumi.Output[list]
+    gpuNodes: pulumi.Output[list[dict[str, Any]]]
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
         super().__init__(GpuCapacityCheckProvider(), name, props, opts)
@@ -238,7 +238,7 @@ class GpuCapacityCheck(dynamic.Resource):
 class SampleJobResult(dynamic.Resource):
     """A dynamic resource that records the completed sample Job's status and log (output result)."""
 
-    result: pulumi.Output[dict]
+    result: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
         super().__init__(SampleJobResultProvider(), name, {**props, "result": None}, opts)
@@ -247,7 +247,7 @@ class SampleJobResult(dynamic.Resource):
 class GpuAcceptanceResult(dynamic.Resource):
     """A dynamic resource that records the acceptance test's verdict per node and GPU (output result)."""
 
-    result: pulumi.Output[dict]
+    result: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
         super().__init__(AcceptanceResultProvider(), name, {**props, "result": None}, opts)
