@@ -157,3 +157,24 @@ def test_a_failed_check_reaches_the_user_as_its_message(tmp_path, provider):
     assert "The kubeconfig is not valid YAML at line 1, column 12." in details
     assert "Traceback" not in details
     assert 'File "' not in details
+
+
+def test_capacity_check_update_reruns_the_check_through_the_real_server(tmp_path):
+    from tests.support.kube_api_server import KubeApiServer, gpu_node
+
+    serialised = serialize_provider(GpuCapacityCheckProvider())
+    checkout = str(Path(aks_gpu.__file__).resolve().parent.parent)
+    with KubeApiServer() as server:
+        server.put_node(gpu_node("aks-gpu-0", labels={"kubernetes.azure.com/agentpool": "gpu"}))
+        base = dict(__provider=serialised, kubeconfig=server.kubeconfig(), timeoutSeconds=20)
+        base["selector"] = "kubernetes.azure.com/agentpool=gpu"
+        olds = props(**base, expectedGpus=2, verifiedGpus=0)
+        with dynamic_provider_server(tmp_path, checkout) as stub:
+            updated = stub.Update(
+                provider_pb2.UpdateRequest(id="c", urn="urn", olds=olds, news=props(**base, expectedGpus=1)),
+                timeout=60,
+            )
+    outs = dict(updated.properties)
+    assert outs["verifiedGpus"] == 1
+    assert outs["gpuNodes"][0]["name"] == "aks-gpu-0"
+    assert "kubeconfig" not in outs
