@@ -134,7 +134,8 @@ def converted_exec(user: dict[str, Any], mode: str, name: str) -> dict[str, Any]
     if values.get("--cache-dir"):
         args += ["--cache-dir", values["--cache-dir"]]
     args += _mode_args(mode, values, name)
-    old_exec = user.get("exec") if isinstance(user.get("exec"), dict) else {}
+    exec_value = user.get("exec")
+    old_exec: dict[str, Any] = exec_value if isinstance(exec_value, dict) else {}
     return {
         "apiVersion": KUBELOGIN_EXEC_API_VERSION,
         "args": args,

@@ -19,6 +19,9 @@ VM size, the plugin image, the Job), not on every `up`: a drift check with
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pulumi
@@ -38,6 +41,37 @@ def _changed(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
     )
 
 
+def _in_the_provider_server() -> bool:
+    """True in the process the engine starts with `python -m pulumi.dynamic`."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return getattr(spec, "name", None) == "pulumi.dynamic.__main__"
+
+
+@contextlib.contextmanager
+def _failure_as_message() -> Iterator[None]:
+    """Let the verifier's error reach the user as its message, without a traceback.
+
+    The SDK's dynamic-provider server (`pulumi/dynamic/__main__.py`, `_abort_with_traceback`)
+    answers every exception with `traceback.format_exc()` and lets no type through, so the
+    message would follow a traceback of the server's own frames. `format_exc` honours
+    `sys.tracebacklimit`: at 0 it prints no stack and no "Traceback" header, only
+    `<module>.<type>: <message>`. It is set only in that server process and only once a
+    check has failed (which ends the update anyway), so the program process and the tests
+    keep their tracebacks. The chained causes are dropped: their text could carry what the
+    verifier's own message leaves out (a token in a library's error).
+    """
+    from aks_gpu.verifier.errors import VerificationError
+
+    try:
+        yield
+    except VerificationError as error:
+        if _in_the_provider_server():
+            sys.tracebacklimit = 0
+        error.__cause__ = None
+        error.__suppress_context__ = True
+        raise
+
+
 class _Provider(dynamic.ResourceProvider):
     """Shared diff: re-run on a changed trigger, never because of the kubeconfig."""
 
@@ -51,6 +85,16 @@ class _Provider(dynamic.ResourceProvider):
         # Nothing lives in the cluster: a check is only a record in the state.
         return None
 
+    def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        """Refresh and import: the last recorded state, unchanged.
+
+        A check is a record of what the cluster showed when it ran, not an object in
+        the cluster, so a refresh never contacts the cluster (nor fails because it is
+        unreachable); it returns the state it was given and says so in a log line.
+        """
+        pulumi.log.info(f"{id_}: refresh keeps the last recorded check result (the cluster is not contacted)")
+        return dynamic.ReadResult(id_=id_, outs=dict(props))
+
 
 class GpuCapacityCheckProvider(_Provider):
     """Waits for the expected allocatable GPUs with `aks_gpu.verifier.wait_for_gpus`."""
@@ -61,7 +105,10 @@ class GpuCapacityCheckProvider(_Provider):
         from aks_gpu import verifier
 
         timeout = float(props["timeoutSeconds"])
-        with verifier.api_client_from_kubeconfig(props["kubeconfig"], exec_timeout=timeout) as api:
+        with (
+            _failure_as_message(),
+            verifier.api_client_from_kubeconfig(props["kubeconfig"], exec_timeout=timeout) as api,
+        ):
             report = verifier.wait_for_gpus(
                 api,
                 expected=int(props["expectedGpus"]),
@@ -77,9 +124,9 @@ class GpuCapacityCheckProvider(_Provider):
 
 
 class _JobReaderProvider(_Provider):
-    """Reads what a completed Job's pods logged; subclasses say how (`read`)."""
+    """Reads what a completed Job's pods logged; subclasses say how (`read_job`)."""
 
-    def read(self, api: Any, namespace: str, job_name: str) -> dict[str, Any]:
+    def read_job(self, api: Any, namespace: str, job_name: str) -> dict[str, Any]:
         """The Job's result as JSON-ready data; raises the verifier's error when it is a failure."""
         raise NotImplementedError
 
@@ -87,8 +134,8 @@ class _JobReaderProvider(_Provider):
         """Read the Job's result into the `result` output (the kubeconfig is left out of the outputs)."""
         from aks_gpu import verifier
 
-        with verifier.api_client_from_kubeconfig(props["kubeconfig"]) as api:
-            result = self.read(api, props["namespace"], props["jobName"])
+        with _failure_as_message(), verifier.api_client_from_kubeconfig(props["kubeconfig"]) as api:
+            result = self.read_job(api, props["namespace"], props["jobName"])
         outs = {k: v for k, v in props.items() if k not in NOT_A_TRIGGER}
         outs["result"] = result
         return dynamic.CreateResult(id_=f"{props['namespace']}/{props['jobName']}", outs=outs)
@@ -97,7 +144,7 @@ class _JobReaderProvider(_Provider):
 class SampleJobResultProvider(_JobReaderProvider):
     """Reads the MNIST Job's status and last lines with `aks_gpu.verifier.read_job_result`."""
 
-    def read(self, api: Any, namespace: str, job_name: str) -> dict[str, Any]:
+    def read_job(self, api: Any, namespace: str, job_name: str) -> dict[str, Any]:
         """Status, pod and the last `Accuracy at step` of the Job's newest pod."""
         from aks_gpu import verifier
 
@@ -107,7 +154,7 @@ class SampleJobResultProvider(_JobReaderProvider):
 class AcceptanceResultProvider(_JobReaderProvider):
     """Reads the GPU acceptance Job's verdicts with `aks_gpu.verifier.acceptance_result`."""
 
-    def read(self, api: Any, namespace: str, job_name: str) -> dict[str, Any]:
+    def read_job(self, api: Any, namespace: str, job_name: str) -> dict[str, Any]:
         """Every node's verdicts; raises (failing `pulumi up`) naming node, GPU and figures when one fell short."""
         from aks_gpu.verifier.acceptance_result import read_acceptance_result
 
@@ -123,7 +170,10 @@ class ClusterAccessCheckProvider(_Provider):
         from aks_gpu.verifier.access import wait_for_access
 
         timeout = float(props["timeoutSeconds"])
-        with verifier.api_client_from_kubeconfig(props["kubeconfig"], exec_timeout=timeout) as api:
+        with (
+            _failure_as_message(),
+            verifier.api_client_from_kubeconfig(props["kubeconfig"], exec_timeout=timeout) as api,
+        ):
             reviews = wait_for_access(api, timeout, progress=lambda line: pulumi.log.info(line))
         outs = {k: v for k, v in props.items() if k not in NOT_A_TRIGGER}
         outs["reviews"] = reviews
@@ -179,7 +229,7 @@ class GpuCapacityCheck(dynamic.Resource):
     """A dynamic resource that waits for the GPU pool's allocatable GPUs (outputs verifiedGpus, gpuNodes)."""
 
     verifiedGpus: pulumi.Output[int]
-    gpuNodes: pulumi.Output[list]
+    gpuNodes: pulumi.Output[list[dict[str, Any]]]
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
         super().__init__(GpuCapacityCheckProvider(), name, props, opts)
@@ -188,7 +238,7 @@ class GpuCapacityCheck(dynamic.Resource):
 class SampleJobResult(dynamic.Resource):
     """A dynamic resource that records the completed sample Job's status and log (output result)."""
 
-    result: pulumi.Output[dict]
+    result: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
         super().__init__(SampleJobResultProvider(), name, {**props, "result": None}, opts)
@@ -197,7 +247,7 @@ class SampleJobResult(dynamic.Resource):
 class GpuAcceptanceResult(dynamic.Resource):
     """A dynamic resource that records the acceptance test's verdict per node and GPU (output result)."""
 
-    result: pulumi.Output[dict]
+    result: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
         super().__init__(AcceptanceResultProvider(), name, {**props, "result": None}, opts)

@@ -188,7 +188,8 @@ class GpuCluster(pulumi.ComponentResource):
             ignore_changes=[prefix + p for p in arm.AUTOSCALED_IGNORED_PROPERTIES] if pool.autoscale else None,
         )
         if not pool.managed_gpu:
-            return containerservice.AgentPool(
+            # Typed here: mypy skips the generated azure-native modules (pyproject.toml).
+            agent_pool: pulumi.CustomResource = containerservice.AgentPool(
                 f"{self._name}-pool",
                 agent_pool_name=pool.name,
                 resource_group_name=self.resource_group_name,
@@ -196,8 +197,9 @@ class GpuCluster(pulumi.ComponentResource):
                 **arm.as_resource_args(props),
                 opts=options,
             )
+            return agent_pool
         # `gpuProfile.nvidia` needs a newer agent pool API than this SDK's default.
-        return resources.Resource(
+        managed_pool: pulumi.CustomResource = resources.Resource(
             f"{self._name}-pool",
             api_version=azure.MANAGED_GPU_API_VERSION,
             resource_provider_namespace=azure.CONTAINER_SERVICE_NAMESPACE,
@@ -208,6 +210,7 @@ class GpuCluster(pulumi.ComponentResource):
             properties=props,
             opts=options,
         )
+        return managed_pool
 
     def _managed_gpu_feature(self, pool: GpuPoolSettings) -> list[pulumi.Resource]:
         if not pool.register_preview_features:
@@ -253,4 +256,4 @@ def checked_cluster_name(found: Any, pool: GpuPoolSettings) -> str:
     problem = validate.existing_pool_conflict(pool.name, pool.vm_size, profiles, stack_owner())
     if problem:
         raise PoolNameTaken(f"{PROJECT}:gpuPoolName = {json.dumps(pool.name)} is not allowed: {problem}")
-    return found.name
+    return str(found.name)

@@ -44,7 +44,7 @@ class GpuVerification(pulumi.ComponentResource):
     """
 
     verified_gpus: pulumi.Output[int]
-    gpu_nodes: pulumi.Output[list]
+    gpu_nodes: pulumi.Output[list[dict[str, Any]]]
     check: GpuCapacityCheck
 
     def __init__(self, name: str, args: GpuVerificationArgs, opts: pulumi.ResourceOptions | None = None):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -51,7 +52,7 @@ class SampleGpuJob(pulumi.ComponentResource):
 
     job_name: pulumi.Output[str]
     job: k8s.batch.v1.Job
-    result: pulumi.Output[dict]
+    result: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: SampleJobArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("aks-gpu:index:SampleGpuJob", name, None, opts)

@@ -139,16 +139,6 @@ def namespace_problem(name: str) -> str | None:
     return None
 
 
-def duplicate(items: Iterable[Any]) -> Any:
-    """The first item that appears twice, or None."""
-    seen = set()
-    for item in items:
-        if item in seen:
-            return item
-        seen.add(item)
-    return None
-
-
 def node_resource_group_problem(group: str | None, cluster: str | None, location: str | None) -> str | None:
     """Why AKS would refuse the node resource group name MC_<group>_<cluster>_<region>, or None.
 

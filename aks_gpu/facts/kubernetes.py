@@ -134,11 +134,6 @@ GPU_RESOURCE = "nvidia.com/gpu"
 MIG_RESOURCE_PREFIX = "nvidia.com/mig-"
 
 
-def mig_resource(slice_name: str) -> str:
-    """The extended resource of one MIG slice with the `mixed` strategy, e.g. nvidia.com/mig-1g.10gb."""
-    return MIG_RESOURCE_PREFIX + slice_name
-
-
 # --- Taints ---------------------------------------------------------------------------
 
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 from aks_gpu.facts.gpu_models import GpuModel, find_gpu_model
 
@@ -69,7 +70,7 @@ def _family(
     *,
     gen1: bool,
     gen2: bool,
-    **facts,
+    **facts: Any,
 ) -> dict[str, GpuVmSize]:
     return {
         name: GpuVmSize(
