@@ -62,7 +62,7 @@ def parse_settings(
     *,
     location: str | None,
     today: date,
-    declared: Mapping[str, dict] | None = None,
+    declared: Mapping[str, dict[str, Any]] | None = None,
 ) -> Settings:
     """Validate raw config values (keys without namespace); raise SettingsError naming every bad key."""
     declared = declared if declared is not None else declared_keys()

@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from docker_image.reference import InvalidReference, Reference
+from docker_image.reference import InvalidReference, Reference  # type: ignore[import-untyped]
 
 from aks_gpu.facts import kubernetes
 
