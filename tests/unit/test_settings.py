@@ -162,9 +162,11 @@ def test_existing_cluster_rules():
     assert "azure-native:location is not set" in problems(location=None)
 
 
-def test_unknown_keys_are_refused_with_the_list_of_known_ones():
+def test_unknown_keys_are_refused_with_the_nearest_or_the_list_of_known_ones():
     message = problems(gpuCount=2)
-    assert "aks-gpu:gpuCount is not a setting" in message and "gpuNodeCount" in message
+    assert "aks-gpu:gpuCount is not a setting" in message and "did you mean `gpuMinCount`?" in message
+    message = problems(zzzz=2)
+    assert "aks-gpu:zzzz is not a setting" in message and "gpuNodeCount" in message
 
 
 def test_all_problems_are_reported_together():

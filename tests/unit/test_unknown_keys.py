@@ -1,0 +1,38 @@
+"""Undeclared keys in the project's namespace are refused, naming the nearest declared key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pulumi
+import pytest
+
+from aks_gpu.config.project import SettingsError
+from aks_gpu.config.settings import read_settings
+
+
+@pytest.fixture
+def engine_config() -> Iterator[dict[str, object]]:
+    # The engine loads PULUMI_CONFIG into this bag; read_settings must look at all of it.
+    bag: dict[str, object] = {}
+    token = pulumi.runtime.config.CONFIG.set(bag)
+    yield bag
+    pulumi.runtime.config.CONFIG.reset(token)
+
+
+@pytest.mark.parametrize("typo", ["gpuVMSize", "gpuvmsize", "gpuVmSise"])
+def test_a_misspelled_key_is_refused_with_the_nearest_key(engine_config: dict[str, object], typo: str) -> None:
+    engine_config[f"aks-gpu:{typo}"] = "Standard_NC24ads_A100_v4"
+    with pytest.raises(SettingsError) as err:
+        read_settings()
+    [line] = [p for p in err.value.problems if typo in p]
+    assert f"aks-gpu:{typo} is not a setting" in line
+    assert "did you mean `gpuVmSize`?" in line
+
+
+def test_other_namespaces_are_left_alone(engine_config: dict[str, object]) -> None:
+    engine_config["azure-native:location"] = "eastus"
+    engine_config["kubernetes:context"] = "x"
+    engine_config["pulumi:tags"] = "{}"
+    engine_config["aks-gpu2:gpuVmSize"] = "x"
+    read_settings()
