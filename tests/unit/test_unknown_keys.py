@@ -36,3 +36,17 @@ def test_other_namespaces_are_left_alone(engine_config: dict[str, object]) -> No
     engine_config["pulumi:tags"] = "{}"
     engine_config["aks-gpu2:gpuVmSize"] = "x"
     read_settings()
+
+
+def test_an_integer_of_thousands_of_digits_is_a_problem_line_naming_the_key() -> None:
+    from datetime import date
+
+    from aks_gpu.config.project import declared_keys
+    from aks_gpu.config.settings import parse_settings
+
+    integer_keys = [k for k, spec in declared_keys().items() if spec.get("type") == "integer"]
+    assert integer_keys
+    for key in integer_keys:
+        with pytest.raises(SettingsError) as err:
+            parse_settings({key: "9" * 5000}, location="eastus", today=date(2026, 12, 1))
+        assert any(p.startswith(f"aks-gpu:{key} = ") and "is not allowed" in p for p in err.value.problems)
