@@ -76,6 +76,7 @@ def parse_settings(
     declared = declared if declared is not None else declared_keys()
     problems: list[str] = [unknown_key(key, declared) for key in sorted(set(raw) - set(declared))]
     r = ConfigReader(with_defaults(raw, declared), problems)
+    _refuse_empty(r, raw, declared)
     cluster = read_cluster(r, location)
     settings = Settings(
         cluster=cluster,
@@ -91,6 +92,17 @@ def parse_settings(
     if problems:
         raise SettingsError(problems)
     return settings
+
+
+def _refuse_empty(r: ConfigReader, raw: Mapping[str, Any], declared: Mapping[str, dict[str, Any]]) -> None:
+    # One rule for every string key: where Pulumi.yaml declares a non-empty default, an
+    # empty value is refused (it would name a resource "" mid-deploy); leaving the key
+    # unset is how to get the default. The default stands in so later checks go on.
+    for key, spec in declared.items():
+        value, default = raw.get(key), spec.get("default")
+        if spec.get("type") == "string" and isinstance(value, str) and not value.strip() and default:
+            r.fail(key, value, f"a non-empty value; leave {PROJECT}:{key} unset for the default {default!r}")
+            r.values = {**r.values, key: default}
 
 
 def unknown_key(key: str, declared: Mapping[str, Any]) -> str:

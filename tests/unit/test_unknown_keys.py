@@ -50,3 +50,18 @@ def test_an_integer_of_thousands_of_digits_is_a_problem_line_naming_the_key() ->
         with pytest.raises(SettingsError) as err:
             parse_settings({key: "9" * 5000}, location="eastus", today=date(2026, 12, 1))
         assert any(p.startswith(f"aks-gpu:{key} = ") and "is not allowed" in p for p in err.value.problems)
+
+
+def test_every_string_key_with_a_default_refuses_an_empty_value() -> None:
+    from datetime import date
+
+    from aks_gpu.config.project import declared_keys
+    from aks_gpu.config.settings import parse_settings
+
+    keys = [k for k, s in declared_keys().items() if s.get("type") == "string" and s.get("default")]
+    assert {"gpuPoolName", "systemVmSize", "gpuNamespace"} <= set(keys)
+    for key in keys:
+        for empty in ("", "  "):
+            with pytest.raises(SettingsError) as err:
+                parse_settings({key: empty}, location="eastus", today=date(2026, 12, 1))
+            assert any(p.startswith(f"aks-gpu:{key} = ") and "non-empty" in p for p in err.value.problems), key
