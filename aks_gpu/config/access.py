@@ -75,5 +75,5 @@ def _kubelogin_mode(r: ConfigReader) -> str:
             "workloadidentity in GitHub Actions, azurepipelines in Azure Pipelines, msi on an Azure VM, or spn "
             "with a service principal",
         )
-        return declared_default("kubeloginMode")
+        return str(declared_default("kubeloginMode"))
     return r.choice("kubeloginMode", tuple(NON_INTERACTIVE_LOGINS))

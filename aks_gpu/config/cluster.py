@@ -123,4 +123,4 @@ def _existing_cluster(r: ConfigReader) -> ExistingCluster | None:
             "are set together to add the GPU pool to an existing cluster"
         )
         return None
-    return ExistingCluster(name, group) if name else None
+    return ExistingCluster(name, group) if name and group else None

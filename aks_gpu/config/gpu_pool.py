@@ -189,7 +189,7 @@ def _gpu_vm_size(r: ConfigReader, location: str | None, today: date) -> tuple[st
     size = vm_sizes.find_gpu_vm_size(value)
     if size is not None:
         retired = size.retirement_date(location)
-        if size.is_retired(today, location):
+        if retired is not None and size.is_retired(today, location):
             r.fail(
                 "gpuVmSize",
                 value,

@@ -65,9 +65,9 @@ def declared_default(key: str) -> Any:
     return _load(PROJECT_FILE)[key]["default"]
 
 
-def with_defaults(raw: Mapping[str, Any], declared: Mapping[str, dict]) -> dict[str, Any]:
+def with_defaults(raw: Mapping[str, Any], declared: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
     """Every declared key's value: the raw one where given, else the declared default."""
-    values = {}
+    values: dict[str, Any] = {}
     for key, spec in declared.items():
         value = raw.get(key)
         values[key] = spec.get("default") if value is None else value
@@ -188,7 +188,7 @@ class ConfigReader:
             return allowed[0]
         return value
 
-    def matching(self, key: str, pattern: re.Pattern, allowed: str) -> str | None:
+    def matching(self, key: str, pattern: re.Pattern[str], allowed: str) -> str | None:
         """Text that `pattern` matches in full, or None when empty."""
         value = self.optional(key)
         if value is not None and not pattern.fullmatch(value):

@@ -7,6 +7,7 @@ directly; it reports every bad value at once, before any resource exists.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -52,7 +53,14 @@ class Settings:
 def read_settings(today: date | None = None) -> Settings:
     """Read every declared key from the stack's config and validate it (raises SettingsError)."""
     config = pulumi.Config(PROJECT)
-    raw = {key: config.get(key) for key in declared_keys()}
+    raw: dict[str, Any] = {key: config.get(key) for key in declared_keys()}
+    # pulumi.Config only answers for keys asked by name; the engine's whole config bag
+    # (PULUMI_CONFIG, loaded into runtime.config.CONFIG) also holds keys no one declared,
+    # which must be refused rather than silently ignored.
+    prefix = PROJECT + ":"
+    for full_key, value in pulumi.runtime.config.CONFIG.get().items():
+        if full_key.startswith(prefix) and full_key[len(prefix):] not in raw:
+            raw[full_key[len(prefix):]] = value
     location = pulumi.Config("azure-native").get("location")
     return parse_settings(raw, location=location, today=today or date.today())
 
@@ -62,15 +70,13 @@ def parse_settings(
     *,
     location: str | None,
     today: date,
-    declared: Mapping[str, dict] | None = None,
+    declared: Mapping[str, dict[str, Any]] | None = None,
 ) -> Settings:
     """Validate raw config values (keys without namespace); raise SettingsError naming every bad key."""
     declared = declared if declared is not None else declared_keys()
-    problems: list[str] = [
-        f"{PROJECT}:{key} is not a setting of this program; known keys: {', '.join(sorted(declared))}"
-        for key in sorted(set(raw) - set(declared))
-    ]
+    problems: list[str] = [unknown_key(key, declared) for key in sorted(set(raw) - set(declared))]
     r = ConfigReader(with_defaults(raw, declared), problems)
+    _refuse_empty(r, raw, declared)
     cluster = read_cluster(r, location)
     settings = Settings(
         cluster=cluster,
@@ -86,6 +92,25 @@ def parse_settings(
     if problems:
         raise SettingsError(problems)
     return settings
+
+
+def _refuse_empty(r: ConfigReader, raw: Mapping[str, Any], declared: Mapping[str, dict[str, Any]]) -> None:
+    # One rule for every string key: where Pulumi.yaml declares a non-empty default, an
+    # empty value is refused (it would name a resource "" mid-deploy); leaving the key
+    # unset is how to get the default. The default stands in so later checks go on.
+    for key, spec in declared.items():
+        value, default = raw.get(key), spec.get("default")
+        if spec.get("type") == "string" and isinstance(value, str) and not value.strip() and default:
+            r.fail(key, value, f"a non-empty value; leave {PROJECT}:{key} unset for the default {default!r}")
+            r.values = {**r.values, key: default}
+
+
+def unknown_key(key: str, declared: Mapping[str, Any]) -> str:
+    """The problem line for an undeclared key, naming the nearest declared key (case-insensitive)."""
+    by_lower = {name.lower(): name for name in declared}
+    near = difflib.get_close_matches(key.lower(), list(by_lower), n=1, cutoff=0.6)
+    hint = f"did you mean `{by_lower[near[0]]}`?" if near else f"known keys: {', '.join(sorted(declared))}"
+    return f"{PROJECT}:{key} is not a setting of this program (Pulumi.yaml does not declare it); {hint}"
 
 
 def _check_acceptance(r: ConfigReader, settings: Settings) -> None:

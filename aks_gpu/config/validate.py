@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from docker_image.reference import InvalidReference, Reference
+from docker_image.reference import InvalidReference, Reference  # type: ignore[import-untyped]
 
 from aks_gpu.facts import kubernetes
 
@@ -71,9 +71,19 @@ def json_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
+# No config integer needs more digits; bounding the length first keeps int() from its
+# 4300-digit ValueError (and its quadratic cost) so the value becomes a problem line.
+MAX_INTEGER_DIGITS = 18
+
+
 def ascii_integer(text: str) -> int | None:
-    """`text` as an int when it is ASCII digits with an optional sign (int() also takes '１' and '1_0')."""
-    return int(text) if _ASCII_INTEGER.fullmatch(text) else None
+    """`text` as an int when it is ASCII digits with an optional sign (int() also takes '１' and '1_0').
+
+    None, too, when it has more than MAX_INTEGER_DIGITS digits.
+    """
+    if not _ASCII_INTEGER.fullmatch(text) or len(text.lstrip("+-")) > MAX_INTEGER_DIGITS:
+        return None
+    return int(text)
 
 
 def finite_number(text: str) -> float | None:

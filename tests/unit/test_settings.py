@@ -162,9 +162,11 @@ def test_existing_cluster_rules():
     assert "azure-native:location is not set" in problems(location=None)
 
 
-def test_unknown_keys_are_refused_with_the_list_of_known_ones():
+def test_unknown_keys_are_refused_with_the_nearest_or_the_list_of_known_ones():
     message = problems(gpuCount=2)
-    assert "aks-gpu:gpuCount is not a setting" in message and "gpuNodeCount" in message
+    assert "aks-gpu:gpuCount is not a setting" in message and "did you mean `gpuMinCount`?" in message
+    message = problems(zzzz=2)
+    assert "aks-gpu:zzzz is not a setting" in message and "gpuNodeCount" in message
 
 
 def test_all_problems_are_reported_together():
@@ -196,7 +198,8 @@ def test_nd_sizes_need_no_gpus_per_node(size, gpus):
     assert "0 or 8" in problems(gpuVmSize=size, gpusPerNode=4)
 
 
-@pytest.mark.parametrize("value", ["mnst", "ACCEPTANCE", "tensorflow", ""])
+# An empty value is refused by the one rule for empty strings (tests/unit/test_unknown_keys.py).
+@pytest.mark.parametrize("value", ["mnst", "ACCEPTANCE", "tensorflow"])
 def test_sample_workload_is_one_of_two(value):
     message = problems(sampleWorkload=value)
     assert f'aks-gpu:sampleWorkload = "{value}"' in message and "acceptance, mnist" in message
