@@ -7,6 +7,7 @@ flood the server, overrun the deadline nor raise a traceback.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -149,3 +150,27 @@ def test_a_bad_node_list_is_listed_again(served, served_api, content_type, body)
     assert report.verified == 1
     assert served.count(watch=False) == 2
     assert any("node list was not a JSON object" in entry and "retrying in" in entry for entry in progress)
+
+
+@pytest.mark.parametrize("server", [None, "", "aks.example:443"], ids=["missing", "empty", "no-scheme"])
+def test_a_cluster_without_a_usable_server_is_bad_input(tmp_path, capsys, server):
+    cluster = {} if server is None else {"server": server}
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "aks", "cluster": cluster}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "aks", "context": {"cluster": "aks", "user": "u"}}],
+                "current-context": "aks",
+            }
+        )
+    )
+
+    code = main(["--kubeconfig", str(kubeconfig), "--expected-gpus", "1", "--timeout", "30"])
+
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert "has no usable server" in err
