@@ -412,3 +412,15 @@ def test_invalid_exec_credential_json_is_not_quoted(kube, bin_dir, tmp_path, cap
     assert code == 2
     assert "ExecCredential" in err
     assert_no_secret(out + err + caplog.text)
+
+
+def test_the_plugin_run_time_counts_inside_the_timeout(kube, bin_dir, tmp_path, capsys):
+    # A slow sign-in (4 s) and no GPUs: --timeout 5 bounds the whole run, not 4 s + 5 s.
+    token = credential({"token": DEFAULT_TOKEN})
+    standin(bin_dir, f"time.sleep(4)\nprint({token!r})\n")
+
+    code, took = run_cli(exec_kubeconfig(kube, AZURECLI), tmp_path, "--timeout", "5")
+
+    assert code == 1
+    assert took < 8  # about 5 s; 9 s when the plugin's time came on top of the wait
+    assert "Timed out" in capsys.readouterr().err
