@@ -23,6 +23,7 @@ import json
 import math
 import re
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -134,8 +135,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_request.code or 0)
     try:
         kubeconfig = Path(args.kubeconfig).read_text(encoding="utf-8")
-        # An exec plugin (kubelogin) gets the same limit as the wait, never longer.
+        # An exec plugin (kubelogin) runs inside the same deadline as the wait:
+        # its time is taken off the wait, so --timeout bounds the whole run. Whole
+        # seconds are taken (overrun < 1 s), so a run without a slow plugin still
+        # waits, and reports, exactly the --timeout given.
+        started = time.monotonic()
         api = api_client_from_kubeconfig(kubeconfig, exec_timeout=args.timeout)
+        remaining = max(args.timeout - math.floor(time.monotonic() - started), 0.1)
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
         _stderr(f"Cannot read the kubeconfig {args.kubeconfig}: {reason}")
@@ -146,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with api:
         try:
             report = wait_for_gpus(
-                api, args.expected_gpus, args.timeout, args.selector, progress=_stderr, resource=args.resource
+                api, args.expected_gpus, remaining, args.selector, progress=_stderr, resource=args.resource
             )
         except GpuTimeoutError as error:
             _print_report(error.report)

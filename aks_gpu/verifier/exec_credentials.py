@@ -22,7 +22,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aks_gpu.facts.entra import INTERACTIVE_PROMPTS, KUBELOGIN, KUBELOGIN_DEFAULT_LOGIN, REFUSED_LOGINS
+from aks_gpu.facts.signin import sign_in_failure
 from aks_gpu.verifier.errors import VerificationError
+from aks_gpu.verifier.redact import redacted_tail
 
 CONVERT_ADVICE = (
     "Convert the kubeconfig to a login that needs nobody: `kubelogin convert-kubeconfig -l azurecli "
@@ -31,7 +33,7 @@ CONVERT_ADVICE = (
     "-l msi on an Azure VM, -l spn with a service principal). The stack's own kubeconfig output is "
     "already converted (aks-gpu:kubeloginMode)."
 )
-_STDERR_TAIL = 400
+_STDERR_TAIL = 300
 
 
 class InteractiveLoginError(VerificationError):
@@ -91,7 +93,7 @@ def _plugin_env(exec_config: dict[str, Any], cluster: dict[str, Any] | None) -> 
 class _Output:
     """Collects a plugin's stdout and stderr from reader threads, noticing sign-in prompts on stderr."""
 
-    def __init__(self, process: subprocess.Popen) -> None:
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
         self.stdout = bytearray()
         self.stderr = bytearray()
         self.prompt = threading.Event()
@@ -114,11 +116,25 @@ class _Output:
             thread.join(timeout)
 
     def stderr_tail(self) -> str:
-        text = self.stderr.decode("utf-8", "replace").strip()
-        return text[-_STDERR_TAIL:]
+        # Redacted: a plugin may print a token or secret in its error (the message becomes a pulumi error).
+        return redacted_tail(self.stderr.decode("utf-8", "replace"), _STDERR_TAIL)
+
+    def diagnosis(self) -> str:
+        """A known sign-in failure's cause and next step, else the redacted stderr tail ('' for none)."""
+        text = (self.stderr + b"\n" + self.stdout).decode("utf-8", "replace")
+        known = sign_in_failure(text)
+        if known:
+            signature, cause, step = known
+            return f" Sign-in failed ({signature}): {cause}. Next: {step}."
+        return f" It said (redacted): {self.stderr_tail()}" if self.stderr.strip() else ""
 
 
-def _kill(process: subprocess.Popen) -> None:
+def _name(process: subprocess.Popen[bytes]) -> str:
+    # The basename only: a full path may name a user's home directory.
+    return repr(os.path.basename(str(process.args[0])))  # type: ignore[index]
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
     # The plugin runs in its own session: end it and whatever it started (az, a browser helper).
     try:
         os.killpg(process.pid, signal.SIGKILL)
@@ -127,7 +143,7 @@ def _kill(process: subprocess.Popen) -> None:
     process.wait()
 
 
-def _start(command: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
+def _start(command: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     try:
         return subprocess.Popen(
             [command, *args],
@@ -148,20 +164,20 @@ def _start(command: str, args: list[str], env: dict[str, str]) -> subprocess.Pop
         ) from None
 
 
-def _wait(process: subprocess.Popen, output: _Output, timeout: float) -> None:
+def _wait(process: subprocess.Popen[bytes], output: _Output, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while process.poll() is None:
         if output.prompt.is_set():
             _kill(process)
             raise InteractiveLoginError(
-                f"The kubeconfig's exec plugin {process.args[0]!r} asked for an interactive sign-in "
+                f"The kubeconfig's exec plugin {_name(process)} asked for an interactive sign-in "
                 f"(a device code or a browser), and nobody can answer it here. {CONVERT_ADVICE}"
             )
         if time.monotonic() >= deadline:
             _kill(process)
             raise VerificationError(
-                f"The kubeconfig's exec plugin {process.args[0]!r} returned no credential within {timeout:g}s."
-                + (f" It said: {output.stderr_tail()}" if output.stderr else "")
+                f"The kubeconfig's exec plugin {_name(process)} returned no credential within {timeout:g}s."
+                + output.diagnosis()
                 + f" If it waits for a sign-in: {CONVERT_ADVICE}"
             )
         output.prompt.wait(min(0.05, max(deadline - time.monotonic(), 0.0)))
@@ -189,9 +205,8 @@ def run_exec_plugin(
     _wait(process, output, timeout)
     output.join(1.0)
     if process.returncode != 0:
-        said = f": {output.stderr_tail()}" if output.stderr else ""
         raise VerificationError(
-            f"The kubeconfig's exec plugin {process.args[0]!r} failed (exit {process.returncode}){said}"
+            f"The kubeconfig's exec plugin {_name(process)} failed (exit {process.returncode})." + output.diagnosis()
         )
     return parse_exec_credential(bytes(output.stdout), exec_config["apiVersion"])
 

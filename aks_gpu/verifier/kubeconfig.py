@@ -16,6 +16,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes.client
 import yaml
@@ -54,6 +55,7 @@ def api_client_from_kubeconfig(
         # ConfigException messages name keys and paths, never values.
         detail = str(error) if isinstance(error, ConfigException) else "unexpected structure"
         raise VerificationError(f"The kubeconfig is not usable: {detail}") from None
+    _check_server(configuration.host, context.get("cluster"))
     cert = inline.get(("users", context.get("user"), "client-certificate-data"))
     key = inline.get(("users", context.get("user"), "client-key-data"))
     if exec_run is not None:
@@ -131,6 +133,16 @@ def _keep_token_fresh(
                 config.api_key["BearerToken"] = f"Bearer {fresh.token}"
 
     configuration.refresh_api_key_hook = refresh
+
+
+def _check_server(host: Any, cluster: Any) -> None:
+    # Without it every request fails with "No host specified", which would be
+    # retried as transient until the timeout; it is bad input (exit 2).
+    parts = urlsplit(host) if isinstance(host, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise VerificationError(
+            f"The kubeconfig's cluster {str(cluster)[:60]!r} has no usable server: an https:// URL is needed."
+        )
 
 
 def _parse_kubeconfig(kubeconfig: str) -> dict[str, Any]:

@@ -7,10 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes.utils import parse_quantity
-
 from aks_gpu.facts.kubernetes import GPU_RESOURCE, INSTANCE_TYPE_LABEL
 from aks_gpu.facts.vm_sizes import find_gpu_vm_size
+from aks_gpu.verifier.quantity import parse_count
 from aks_gpu.verifier.usability import usability
 
 # Messages name at most this many nodes per list; the JSON report has them all.
@@ -47,12 +46,12 @@ class GpuNode:
         Raises ValueError when the object has no name; any other malformed
         field reads as absent, and a malformed quantity as 0 with a reason.
         """
-        metadata = node.get("metadata") if isinstance(node.get("metadata"), dict) else {}
+        metadata = _mapping(node.get("metadata"))
         name = metadata.get("name")
         if not isinstance(name, str) or not name:
             raise ValueError("a Node without metadata.name")
-        labels = metadata.get("labels") if isinstance(metadata.get("labels"), dict) else {}
-        status = node.get("status") if isinstance(node.get("status"), dict) else {}
+        labels = _mapping(metadata.get("labels"))
+        status = _mapping(node.get("status"))
         judged = usability(node)
         capacity, capacity_problem = _count(status.get("capacity"), resource, "capacity")
         allocatable, allocatable_problem = _count(status.get("allocatable"), resource, "allocatable")
@@ -101,13 +100,17 @@ def _gpu_model(vm_size: str) -> str | None:
     return size.gpu_model if size else None
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _count(resources: Any, resource: str, field_name: str) -> tuple[int, str | None]:
     quantity = resources.get(resource) if isinstance(resources, dict) else None
     if quantity is None:
         return 0, None
     try:
-        value = int(parse_quantity(quantity))
-    except (ValueError, TypeError, ArithmeticError):
+        value = parse_count(quantity)
+    except ValueError:
         return 0, f"{field_name} {resource} is not a quantity: {str(quantity)[:40]!r}"
     return max(value, 0), None
 

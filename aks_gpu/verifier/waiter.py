@@ -230,7 +230,8 @@ class GpuWaiter:
         except ValueError:
             page = None
         if not isinstance(page, dict):
-            raise VerificationError("The API server's node list is not a JSON object.")
+            # A proxy's HTML page or a list cut short: transient, so listed again.
+            raise MalformedWatchLine("the API server's node list was not a JSON object (truncated, or a proxy's page)")
         return page
 
     def _raw_list_node(self, **options: Any) -> urllib3.BaseHTTPResponse:

@@ -146,7 +146,9 @@ def test_a_failing_plugin_says_why(kube, bin_dir, tmp_path, capsys):
     code, _ = run_cli(exec_kubeconfig(kube, AZURECLI), tmp_path, "--timeout", "5")
 
     assert code == 2
-    assert "failed (exit 1): Please run az login" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "'kubelogin' failed (exit 1)" in err
+    assert "Please run 'az login'" in err or "run `az login`" in err
 
 
 def test_a_missing_kubelogin_says_to_install_it(kube, bin_dir, tmp_path, capsys, monkeypatch):
@@ -323,3 +325,102 @@ def test_interactive_login_error_is_a_verification_error():
     from aks_gpu.verifier import VerificationError
 
     assert issubclass(InteractiveLoginError, VerificationError)
+
+
+# --- No credential in any message; known sign-in failures named ------------------
+
+SECRET_JWT = (
+    "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiI2ZGFlNDJmOCIsInN1YiI6InNlY3JldHN1YmplY3QifQ."
+    "c2lnbmF0dXJlX3NlY3JldF9wYXJ0X3h5ejEyMw"
+)
+SECRET_HEX = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+SECRET_WORD = "Hunter2SuperSecretPw"
+
+
+def _substrings(secret: str, n: int = 8) -> list[str]:
+    return [secret[i : i + n] for i in range(len(secret) - n + 1)]
+
+
+def assert_no_secret(text: str) -> None:
+    for secret in (SECRET_JWT, SECRET_HEX, SECRET_WORD):
+        leaked = [part for part in _substrings(secret) if part in text]
+        assert not leaked, f"{secret[:6]}... leaked: {leaked[:3]}"
+
+
+LEAKY_STDERR = (
+    f"error: request failed Authorization: Bearer {SECRET_JWT}\n"
+    f"client_secret={SECRET_WORD} key {SECRET_HEX}\n"
+    f'{{"access_token": "{SECRET_JWT}", "password": "{SECRET_WORD}"}}\n'
+)
+
+
+@pytest.mark.parametrize("exit_code", [1, None])
+def test_a_plugin_that_prints_secrets_has_them_redacted(kube, bin_dir, tmp_path, capsys, caplog, exit_code):
+    # None: the plugin hangs after printing, so the timeout message quotes it.
+    end = f"sys.exit({exit_code})" if exit_code else "time.sleep(60)"
+    standin(bin_dir, f"sys.stderr.write({LEAKY_STDERR!r})\nsys.stderr.flush()\nprint({SECRET_JWT!r})\n{end}\n")
+
+    code, _ = run_cli(exec_kubeconfig(kube, AZURECLI), tmp_path, "--timeout", "2")
+
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "redacted" in err
+    assert_no_secret(out + err + caplog.text)
+
+
+@pytest.mark.parametrize(
+    ("said", "named"),
+    [
+        ("AADSTS700024: Client assertion is not within its valid time range.", "fresh OIDC token"),
+        ("AADSTS70043: The refresh token has expired due to inactivity.", "az login"),
+        ("AADSTS50173: The provided grant has expired due to it being revoked.", "az login"),
+        ("AADSTS7000215: Invalid client secret provided.", "secret's value"),
+        ("ERROR: Please run 'az login' to setup account.", "before the verifier"),
+    ],
+)
+def test_a_known_sign_in_failure_is_named_with_its_next_step(kube, bin_dir, tmp_path, capsys, said, named):
+    standin(bin_dir, f"print({said!r} + ' Trace ID: {SECRET_HEX}', file=sys.stderr)\nsys.exit(1)\n")
+
+    code, _ = run_cli(exec_kubeconfig(kube, AZURECLI), tmp_path, "--timeout", "5")
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert said.split(":")[0].split(" ")[-1] in err or "az login" in err
+    assert named in err
+    assert "fetch fresh cluster credentials" not in err or "AADSTS5" in said or "AADSTS7004" in said
+    assert_no_secret(err)
+
+
+def test_invalid_yaml_kubeconfig_names_only_line_and_column(tmp_path, capsys, caplog):
+    path = tmp_path / "kubeconfig"
+    path.write_text(f"apiVersion: v1\nusers:\n- user: {{token: {SECRET_JWT}: [\n")
+
+    code = main(["--kubeconfig", str(path), "--expected-gpus", "1", "--timeout", "2"])
+
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "line" in err and "column" in err
+    assert_no_secret(out + err + caplog.text)
+
+
+def test_invalid_exec_credential_json_is_not_quoted(kube, bin_dir, tmp_path, capsys, caplog):
+    standin(bin_dir, f"print('{{\"status\": {{\"token\": \"{SECRET_JWT}\"')\n")
+
+    code, _ = run_cli(exec_kubeconfig(kube, AZURECLI), tmp_path, "--timeout", "5")
+
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "ExecCredential" in err
+    assert_no_secret(out + err + caplog.text)
+
+
+def test_the_plugin_run_time_counts_inside_the_timeout(kube, bin_dir, tmp_path, capsys):
+    # A slow sign-in (4 s) and no GPUs: --timeout 5 bounds the whole run, not 4 s + 5 s.
+    token = credential({"token": DEFAULT_TOKEN})
+    standin(bin_dir, f"time.sleep(4)\nprint({token!r})\n")
+
+    code, took = run_cli(exec_kubeconfig(kube, AZURECLI), tmp_path, "--timeout", "5")
+
+    assert code == 1
+    assert took < 8  # about 5 s; 9 s when the plugin's time came on top of the wait
+    assert "Timed out" in capsys.readouterr().err

@@ -7,6 +7,7 @@ flood the server, overrun the deadline nor raise a traceback.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -127,3 +128,49 @@ def test_a_malformed_watch_line_resumes_the_watch_without_a_traceback(served, se
     assert watch_versions(served) == [listed, listed]  # resumed, not listed again
     assert served.count(watch=False) == 1
     assert any(entry.startswith("API error (the watch sent") and "retrying in" in entry for entry in progress)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/html", b"<html><body>502 Bad Gateway</body></html>"),
+        ("application/json", b'{"kind": "NodeList", "items": [{"metadata": {"name": "aks-gpu-0"'),
+    ],
+    ids=["proxy-html", "truncated-json"],
+)
+def test_a_bad_node_list_is_listed_again(served, served_api, content_type, body):
+    served.put_node(gpu_node("aks-gpu-0"))
+    served.garble_next_list(body, content_type)
+    progress: list[str] = []
+
+    report = GpuWaiter(
+        served_api, 1, RESULT, progress=progress.append, backoff=Backoff(initial=0.01, maximum=0.05)
+    ).run()
+
+    assert report.verified == 1
+    assert served.count(watch=False) == 2
+    assert any("node list was not a JSON object" in entry and "retrying in" in entry for entry in progress)
+
+
+@pytest.mark.parametrize("server", [None, "", "aks.example:443"], ids=["missing", "empty", "no-scheme"])
+def test_a_cluster_without_a_usable_server_is_bad_input(tmp_path, capsys, server):
+    cluster = {} if server is None else {"server": server}
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "aks", "cluster": cluster}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "aks", "context": {"cluster": "aks", "user": "u"}}],
+                "current-context": "aks",
+            }
+        )
+    )
+
+    code = main(["--kubeconfig", str(kubeconfig), "--expected-gpus", "1", "--timeout", "30"])
+
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert "has no usable server" in err

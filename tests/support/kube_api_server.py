@@ -164,6 +164,7 @@ class _Faults:
     gone_always: bool | None = None
     garbage: str | None = None
     delay: float = 0.0
+    list_garbage: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -389,6 +390,15 @@ class KubeApiServer:
         """Answer every watch with 410 Gone (as `expire_watch_from` does for one)."""
         self._faults.gone_always = as_event
 
+    def garble_next_list(self, body: bytes = b"<html>502 Bad Gateway</html>", content_type: str = "text/html") -> None:
+        """Answer the next node list with 200 and `body` (a proxy's page, or a truncated JSON list)."""
+        with self._lock:
+            self._faults.list_garbage.append((content_type, body))
+
+    def _take_list_garbage(self) -> tuple[str, bytes] | None:
+        with self._lock:
+            return self._faults.list_garbage.pop(0) if self._faults.list_garbage else None
+
     def garble_next_watch(self, line: str = "<html>502 Bad Gateway</html>") -> None:
         """Send `line` (not a JSON event) first in the next watch stream, then end that stream."""
         self._faults.garbage = line
@@ -601,6 +611,8 @@ class _Handler(BaseHTTPRequestHandler):
         match parts:
             case ["api", "v1", "nodes"] if query.get("watch") == "true":
                 self._watch_nodes(query)
+            case ["api", "v1", "nodes"] if (garbage := self.api._take_list_garbage()) is not None:
+                self._send(200, *garbage)
             case ["api", "v1", "nodes"]:
                 self._send_json(200, self.api._list_nodes(query))
             case ["apis", "batch", "v1", "namespaces", namespace, "jobs", name]:
