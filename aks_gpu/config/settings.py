@@ -59,8 +59,8 @@ def read_settings(today: date | None = None) -> Settings:
     # which must be refused rather than silently ignored.
     prefix = PROJECT + ":"
     for full_key, value in pulumi.runtime.config.CONFIG.get().items():
-        if full_key.startswith(prefix) and full_key[len(prefix):] not in raw:
-            raw[full_key[len(prefix):]] = value
+        if full_key.startswith(prefix) and full_key[len(prefix) :] not in raw:
+            raw[full_key[len(prefix) :]] = value
     location = pulumi.Config("azure-native").get("location")
     return parse_settings(raw, location=location, today=today or date.today())
 

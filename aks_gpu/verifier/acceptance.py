@@ -25,7 +25,7 @@ __all__ = [
     "parse_acceptance_log",
 ]
 
-_NUMBERS = ("memoryGiB", "tflops", "expectedTflops", "gbps", "expectedGbps", "minFraction", "accuracy")
+_NUMBERS: tuple[str, ...] = ("memoryGiB", "tflops", "expectedTflops", "gbps", "expectedGbps", "minFraction", "accuracy")
 _NUMBERS += ("targetAccuracy", "maxRelError")
 _INTEGERS = ("index", "steps", "matrixSize")
 _TEXTS = ("node", "uuid", "model", "driverVersion", "cudaVersion", "dtype")

@@ -404,7 +404,7 @@ def test_invalid_yaml_kubeconfig_names_only_line_and_column(tmp_path, capsys, ca
 
 
 def test_invalid_exec_credential_json_is_not_quoted(kube, bin_dir, tmp_path, capsys, caplog):
-    standin(bin_dir, f"print('{{\"status\": {{\"token\": \"{SECRET_JWT}\"')\n")
+    standin(bin_dir, f'print(\'{{"status": {{"token": "{SECRET_JWT}"\')\n')
 
     code, _ = run_cli(exec_kubeconfig(kube, AZURECLI), tmp_path, "--timeout", "5")
 
