@@ -21,14 +21,40 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pulumi
 import pulumi.dynamic as dynamic
 
+from aks_gpu.components.check_inputs import (
+    ACCESS_OUTPUTS,
+    CAPACITY_OUTPUTS,
+    JOB_OUTPUTS,
+    AccessCheckInputs,
+    CapacityCheckInputs,
+    CapacityCheckOutputs,
+    JobCheckInputs,
+)
+
 # The kubeconfig only opens the door; a rotated certificate must not re-run a check.
 NOT_A_TRIGGER = ("kubeconfig",)
+
+
+def check_props(
+    kubeconfig: pulumi.Input[str],
+    inputs: Mapping[str, Any],
+    triggers: Mapping[str, pulumi.Input[Any]],
+    outputs: tuple[str, ...],
+) -> dict[str, Any]:
+    """A check's resource inputs: the kubeconfig as a secret, what it checks, what re-runs it,
+    and a None placeholder per output (so the outputs exist at preview)."""
+    return {
+        "kubeconfig": pulumi.Output.secret(kubeconfig),
+        **inputs,
+        **triggers,
+        **dict.fromkeys(outputs),
+    }
 
 
 def _changed(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
@@ -104,23 +130,23 @@ class GpuCapacityCheckProvider(_Provider):
         # Imported here: this runs in Pulumi's dynamic provider process.
         from aks_gpu import verifier
 
-        timeout = float(props["timeoutSeconds"])
+        check = CapacityCheckInputs.from_props(props)
         with (
             _failure_as_message(),
-            verifier.api_client_from_kubeconfig(props["kubeconfig"], exec_timeout=timeout) as api,
+            verifier.api_client_from_kubeconfig(str(props["kubeconfig"]), exec_timeout=check.timeout_seconds) as api,
         ):
             report = verifier.wait_for_gpus(
                 api,
-                expected=int(props["expectedGpus"]),
-                timeout=timeout,
-                selector=props["selector"],
-                resource=props.get("gpuResource"),
+                expected=check.expected_gpus,
+                timeout=check.timeout_seconds,
+                selector=check.selector,
+                resource=check.gpu_resource,
                 progress=lambda line: pulumi.log.info(line),
             )
         summary = report.to_dict()
         outs = {k: v for k, v in props.items() if k not in NOT_A_TRIGGER}
-        outs.update(verifiedGpus=summary["verifiedGpus"], gpuNodes=summary["nodes"])
-        return dynamic.CreateResult(id_=f"gpu-check-{props['selector']}", outs=outs)
+        outs.update(CapacityCheckOutputs(verified_gpus=summary["verifiedGpus"], gpu_nodes=summary["nodes"]).to_outs())
+        return dynamic.CreateResult(id_=f"gpu-check-{check.selector}", outs=outs)
 
 
 class _JobReaderProvider(_Provider):
@@ -134,11 +160,12 @@ class _JobReaderProvider(_Provider):
         """Read the Job's result into the `result` output (the kubeconfig is left out of the outputs)."""
         from aks_gpu import verifier
 
-        with _failure_as_message(), verifier.api_client_from_kubeconfig(props["kubeconfig"]) as api:
-            result = self.read_job(api, props["namespace"], props["jobName"])
+        job = JobCheckInputs.from_props(props)
+        with _failure_as_message(), verifier.api_client_from_kubeconfig(str(props["kubeconfig"])) as api:
+            result = self.read_job(api, job.namespace, str(job.job_name))
         outs = {k: v for k, v in props.items() if k not in NOT_A_TRIGGER}
         outs["result"] = result
-        return dynamic.CreateResult(id_=f"{props['namespace']}/{props['jobName']}", outs=outs)
+        return dynamic.CreateResult(id_=f"{job.namespace}/{job.job_name}", outs=outs)
 
 
 class SampleJobResultProvider(_JobReaderProvider):
@@ -169,12 +196,12 @@ class ClusterAccessCheckProvider(_Provider):
         from aks_gpu import verifier
         from aks_gpu.verifier.access import wait_for_access
 
-        timeout = float(props["timeoutSeconds"])
+        check = AccessCheckInputs.from_props(props)
         with (
             _failure_as_message(),
-            verifier.api_client_from_kubeconfig(props["kubeconfig"], exec_timeout=timeout) as api,
+            verifier.api_client_from_kubeconfig(str(props["kubeconfig"]), exec_timeout=check.timeout_seconds) as api,
         ):
-            reviews = wait_for_access(api, timeout, progress=lambda line: pulumi.log.info(line))
+            reviews = wait_for_access(api, check.timeout_seconds, progress=lambda line: pulumi.log.info(line))
         outs = {k: v for k, v in props.items() if k not in NOT_A_TRIGGER}
         outs["reviews"] = reviews
         return dynamic.CreateResult(id_="cluster-access", outs=outs)
@@ -188,41 +215,13 @@ class ClusterAccessCheck(dynamic.Resource):
     def __init__(
         self,
         name: str,
-        *,
         kubeconfig: pulumi.Input[str],
-        timeout_seconds: int,
-        triggers: dict[str, pulumi.Input[Any]],
+        inputs: AccessCheckInputs,
+        triggers: Mapping[str, pulumi.Input[Any]],
         opts: pulumi.ResourceOptions | None = None,
     ):
-        props = {
-            "kubeconfig": pulumi.Output.secret(kubeconfig),
-            "timeoutSeconds": timeout_seconds,
-            **triggers,
-            "reviews": None,
-        }
+        props = check_props(kubeconfig, inputs.to_props(), triggers, ACCESS_OUTPUTS)
         super().__init__(ClusterAccessCheckProvider(), name, props, opts)
-
-
-def capacity_check_inputs(
-    *,
-    kubeconfig: pulumi.Input[str],
-    expected_gpus: int,
-    timeout_seconds: int,
-    selector: str,
-    resource: str,
-    triggers: dict[str, pulumi.Input[Any]],
-) -> dict[str, Any]:
-    """The check's inputs: the secret kubeconfig, what to wait for, the triggers, and None result placeholders."""
-    return {
-        "kubeconfig": pulumi.Output.secret(kubeconfig),
-        "expectedGpus": expected_gpus,
-        "timeoutSeconds": timeout_seconds,
-        "selector": selector,
-        "gpuResource": resource,
-        **triggers,
-        "verifiedGpus": None,
-        "gpuNodes": None,
-    }
 
 
 class GpuCapacityCheck(dynamic.Resource):
@@ -231,7 +230,15 @@ class GpuCapacityCheck(dynamic.Resource):
     verifiedGpus: pulumi.Output[int]
     gpuNodes: pulumi.Output[list[dict[str, Any]]]
 
-    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        kubeconfig: pulumi.Input[str],
+        inputs: CapacityCheckInputs,
+        triggers: Mapping[str, pulumi.Input[Any]],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        props = check_props(kubeconfig, inputs.to_props(), triggers, CAPACITY_OUTPUTS)
         super().__init__(GpuCapacityCheckProvider(), name, props, opts)
 
 
@@ -240,8 +247,16 @@ class SampleJobResult(dynamic.Resource):
 
     result: pulumi.Output[dict[str, Any]]
 
-    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
-        super().__init__(SampleJobResultProvider(), name, {**props, "result": None}, opts)
+    def __init__(
+        self,
+        name: str,
+        kubeconfig: pulumi.Input[str],
+        inputs: JobCheckInputs,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__(
+            SampleJobResultProvider(), name, check_props(kubeconfig, inputs.to_props(), {}, JOB_OUTPUTS), opts
+        )
 
 
 class GpuAcceptanceResult(dynamic.Resource):
@@ -249,5 +264,13 @@ class GpuAcceptanceResult(dynamic.Resource):
 
     result: pulumi.Output[dict[str, Any]]
 
-    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
-        super().__init__(AcceptanceResultProvider(), name, {**props, "result": None}, opts)
+    def __init__(
+        self,
+        name: str,
+        kubeconfig: pulumi.Input[str],
+        inputs: JobCheckInputs,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__(
+            AcceptanceResultProvider(), name, check_props(kubeconfig, inputs.to_props(), {}, JOB_OUTPUTS), opts
+        )

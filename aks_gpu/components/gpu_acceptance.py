@@ -10,9 +10,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from aks_gpu.builders import acceptance
+from aks_gpu.components.check_inputs import JobCheckInputs
 from aks_gpu.components.checks import GpuAcceptanceResult
+from aks_gpu.components.gpu_pool import GpuPool
 from aks_gpu.components.naming import child_options
-from aks_gpu.config.gpu_pool import GpuPoolSettings
 
 
 @dataclasses.dataclass
@@ -20,20 +21,17 @@ class GpuAcceptanceArgs:
     """Inputs of `GpuAcceptance`.
 
     Attributes:
-        provider: the Kubernetes provider of the cluster.
-        kubeconfig: read by the result check after the Job completed (a secret).
+        pool: the GPU pool (name, taints, size, MIG profile, floor; its cluster's provider,
+            and the kubeconfig the result check reads the Job's logs with).
         namespace: namespace of the ConfigMap and the Job.
         image: the CUDA PyTorch image the script runs in.
-        pool: the GPU pool (name, taints, size, MIG profile, floor).
         min_fraction: share of the datasheet rates each GPU must reach.
         depends_on: what must exist before GPUs can be requested (namespace, pool, plugin, verification).
     """
 
-    provider: k8s.Provider
-    kubeconfig: pulumi.Input[str]
+    pool: GpuPool
     namespace: str
     image: str
-    pool: GpuPoolSettings
     min_fraction: float
     depends_on: Sequence[pulumi.Resource]
 
@@ -55,15 +53,15 @@ class GpuAcceptance(pulumi.ComponentResource):
             f"{name}-script",
             metadata=config_map["metadata"],
             data=config_map["data"],
-            opts=child_options(self, provider=args.provider, depends_on=list(args.depends_on)),
+            opts=child_options(self, provider=args.pool.provider, depends_on=list(args.depends_on)),
         )
         job = scripts.metadata.name.apply(
             lambda config_map_name: acceptance.acceptance_job(
                 namespace_name=args.namespace,
                 config_map_name=config_map_name,
                 image=args.image,
-                pool=args.pool,
-                expected=acceptance.expectation(args.pool, args.min_fraction),
+                pool=args.pool.settings,
+                expected=acceptance.expectation(args.pool.settings, args.min_fraction),
                 script_digest=acceptance.script_digest(script),
             )
         )
@@ -71,16 +69,13 @@ class GpuAcceptance(pulumi.ComponentResource):
             f"{name}-job",
             metadata=job["metadata"],
             spec=job["spec"],
-            opts=child_options(self, provider=args.provider, depends_on=[scripts, *args.depends_on]),
+            opts=child_options(self, provider=args.pool.provider, depends_on=[scripts, *args.depends_on]),
         )
         self.job_name = self.job.metadata.name
         result = GpuAcceptanceResult(
             f"{name}-result",
-            {
-                "kubeconfig": pulumi.Output.secret(args.kubeconfig),
-                "namespace": args.namespace,
-                "jobName": self.job_name,
-            },
+            args.pool.kubeconfig,
+            JobCheckInputs(namespace=args.namespace, job_name=self.job_name),
             opts=child_options(self, depends_on=[self.job], additional_secret_outputs=["kubeconfig"]),
         )
         self.result = result.result

@@ -15,7 +15,9 @@ from pulumi_azure_native import authorization, containerservice, features, resou
 from aks_gpu.builders import arm
 from aks_gpu.builders import role_assignment as ra
 from aks_gpu.builders.kubeconfig import convert_kubeconfig
+from aks_gpu.components.check_inputs import AccessCheckInputs
 from aks_gpu.components.checks import ClusterAccessCheck
+from aks_gpu.components.gpu_pool import GpuPool
 from aks_gpu.components.naming import child_options
 from aks_gpu.config import validate
 from aks_gpu.config.access import AccessSettings
@@ -44,7 +46,8 @@ class GpuCluster(pulumi.ComponentResource):
     """A new AKS cluster with a system pool (or an existing cluster) plus the GPU agent pool.
 
     Outputs: `resource_group_name`, `cluster_name`, `gpu_pool_name`, the user
-    `kubeconfig` (a secret) and `provider`, a Kubernetes provider for the cluster.
+    `kubeconfig` (a secret), `provider`, a Kubernetes provider for the cluster, and
+    `pool`, the GPU pool as the components after the cluster take it (`GpuPool`).
 
     An Entra ID cluster's kubeconfig is rewritten to `access.kubelogin_mode`, so
     neither the provider nor the verification waits for a person. A new Entra ID
@@ -59,6 +62,7 @@ class GpuCluster(pulumi.ComponentResource):
     gpu_pool_name: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
+    pool: GpuPool
 
     def __init__(self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("aks-gpu:index:GpuCluster", name, None, opts)
@@ -101,6 +105,9 @@ class GpuCluster(pulumi.ComponentResource):
             f"{name}-kubernetes",
             kubeconfig=self.kubeconfig,
             opts=child_options(self, "aks", depends_on=([cluster] if cluster else []) + gate or None),
+        )
+        self.pool = GpuPool(
+            settings=args.gpu_pool, agent_pool=self.gpu_pool, provider=self.provider, kubeconfig=self.kubeconfig
         )
         self.register_outputs(
             {
@@ -154,8 +161,8 @@ class GpuCluster(pulumi.ComponentResource):
         )
         access = ClusterAccessCheck(
             f"{self._name}-kubernetes-access",
-            kubeconfig=kubeconfig,
-            timeout_seconds=entra.ROLE_PROPAGATION_SECONDS,
+            kubeconfig,
+            AccessCheckInputs(timeout_seconds=entra.ROLE_PROPAGATION_SECONDS),
             # A new assignment (another deployer, a re-created cluster) waits again.
             triggers={"roleAssignmentId": assignment.id},
             opts=child_options(

@@ -7,8 +7,12 @@ from typing import Any
 
 import pulumi
 
-from aks_gpu.components.checks import NOT_A_TRIGGER, GpuCapacityCheck, capacity_check_inputs
+from aks_gpu.components.check_inputs import CapacityCheckInputs
+from aks_gpu.components.checks import NOT_A_TRIGGER, GpuCapacityCheck
+from aks_gpu.components.device_plugin import NvidiaDevicePlugin
+from aks_gpu.components.gpu_pool import GpuPool
 from aks_gpu.components.naming import child_options
+from aks_gpu.config.gpu_pool import GpuPoolSettings
 
 # The engine's margin beyond the check's own timeout before it gives up on the step.
 ENGINE_MARGIN_SECONDS = 120
@@ -19,22 +23,31 @@ class GpuVerificationArgs:
     """Inputs of `GpuVerification`.
 
     Attributes:
-        kubeconfig: kubeconfig of the cluster (a secret; never a trigger).
-        expected_gpus: allocatable GPUs to wait for (0 records what is there).
+        pool: the GPU pool whose nodes' allocatable devices are counted; its kubeconfig
+            (a secret, never a trigger) reaches the cluster, its settings give the
+            selector, the resource counted and what re-runs the check.
+        plugin: the device plugin component; the check starts after it, and a new plugin
+            image re-runs the check.
+        expected_gpus: allocatable units of the pool's resource to wait for (0 records what is there).
         timeout_seconds: how long the check waits.
-        selector: label selector of the nodes whose GPUs count (the GPU agent pool).
-        resource: the extended resource counted (nvidia.com/gpu, or nvidia.com/mig-<slice>).
-        triggers: values whose change re-runs the check (pool id, VM size, plugin image, ...).
-        depends_on: what must exist before the check starts (the pool and the plugin).
     """
 
-    kubeconfig: pulumi.Input[str]
+    pool: GpuPool
+    plugin: NvidiaDevicePlugin
     expected_gpus: int
     timeout_seconds: int
-    selector: str
-    resource: str
-    triggers: dict[str, pulumi.Input[Any]]
-    depends_on: list[pulumi.Resource]
+
+
+def capacity_triggers(pool: GpuPoolSettings, pool_id: pulumi.Input[str], plugin_image: str | None) -> dict[str, Any]:
+    """Values whose change re-runs the capacity check (names kept from the first release's state)."""
+    return {
+        "gpuPoolId": pool_id,
+        "gpuVmSize": pool.vm_size,
+        "gpuStack": pool.gpu_stack,
+        "gpuMigProfile": pool.mig_profile or "",
+        "gpuMigStrategy": pool.mig_strategy or "",
+        "devicePluginImage": plugin_image or "",
+    }
 
 
 class GpuVerification(pulumi.ComponentResource):
@@ -49,21 +62,22 @@ class GpuVerification(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GpuVerificationArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("aks-gpu:index:GpuVerification", name, None, opts)
+        pool = args.pool.settings
         engine_timeout = f"{args.timeout_seconds + ENGINE_MARGIN_SECONDS}s"
         self.check = GpuCapacityCheck(
             f"{name}-capacity",
-            capacity_check_inputs(
-                kubeconfig=args.kubeconfig,
+            args.pool.kubeconfig,
+            CapacityCheckInputs(
                 expected_gpus=args.expected_gpus,
                 timeout_seconds=args.timeout_seconds,
-                selector=args.selector,
-                resource=args.resource,
-                triggers=args.triggers,
+                selector=args.pool.node_selector,
+                gpu_resource=pool.gpu_resource,
             ),
+            triggers=capacity_triggers(pool, args.pool.agent_pool.id, args.plugin.image),
             opts=child_options(
                 self,
                 "gpu-capacity",
-                depends_on=args.depends_on,
+                depends_on=[args.pool.agent_pool, args.plugin],
                 additional_secret_outputs=list(NOT_A_TRIGGER),
                 custom_timeouts=pulumi.CustomTimeouts(create=engine_timeout, update=engine_timeout),
             ),

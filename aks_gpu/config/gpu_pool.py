@@ -6,12 +6,13 @@ import dataclasses
 import re
 from collections.abc import Mapping
 from datetime import date
+from typing import Literal
 
 from aks_gpu.config import validate
 from aks_gpu.config.cluster import VM_SIZE
 from aks_gpu.config.project import ConfigReader
 from aks_gpu.facts import azure, vm_sizes
-from aks_gpu.facts.device_plugin import MIG_STRATEGIES
+from aks_gpu.facts.device_plugin import MIG_STRATEGIES, MigStrategy
 from aks_gpu.facts.gpu_models import MigProfile, find_gpu_model
 from aks_gpu.facts.kubernetes import (
     GPU_RESOURCE,
@@ -23,8 +24,10 @@ from aks_gpu.facts.kubernetes import (
     reserved_taint_reason,
 )
 
-DEVICE_PLUGIN_STACK = "device-plugin"
-MANAGED_STACK = "managed"
+# Who installs the GPU driver and device plugin: this program (the seed's way) or AKS.
+GpuStack = Literal["device-plugin", "managed"]
+DEVICE_PLUGIN_STACK: GpuStack = "device-plugin"
+MANAGED_STACK: GpuStack = "managed"
 # The seed's dedicated GPU image: still recognised so users get told what replaced it.
 DEDICATED_IMAGE_STACK = "dedicated-image"
 
@@ -72,10 +75,10 @@ class GpuPoolSettings:
     spot: bool
     spot_max_price: float
     gen2: bool
-    gpu_stack: str
+    gpu_stack: GpuStack
     register_preview_features: bool
     mig_profile: str | None
-    mig_strategy: str | None
+    mig_strategy: MigStrategy | None
     taints: tuple[Taint, ...]
     labels: Mapping[str, str]
 
@@ -170,7 +173,7 @@ def read_gpu_pool(r: ConfigReader, location: str | None, today: date) -> GpuPool
     )
 
 
-def _gpu_stack(r: ConfigReader) -> str:
+def _gpu_stack(r: ConfigReader) -> GpuStack:
     value = r.string("gpuStack")
     if value == DEDICATED_IMAGE_STACK:
         r.fail(
@@ -260,7 +263,7 @@ def _mig_profile(r: ConfigReader, size: vm_sizes.GpuVmSize | None) -> str | None
     return profile
 
 
-def _mig_strategy(r: ConfigReader, profile: str | None) -> str | None:
+def _mig_strategy(r: ConfigReader, profile: str | None) -> MigStrategy | None:
     strategy = r.optional("gpuMigStrategy")
     if profile is None:
         if strategy is not None:
@@ -268,10 +271,11 @@ def _mig_strategy(r: ConfigReader, profile: str | None) -> str | None:
         return None
     if strategy is None:
         return MIG_SINGLE
-    if strategy not in MIG_STRATEGIES:
-        r.fail("gpuMigStrategy", strategy, "empty (single) or one of " + ", ".join(MIG_STRATEGIES))
-        return MIG_SINGLE
-    return strategy
+    for known in MIG_STRATEGIES:
+        if strategy == known:
+            return known
+    r.fail("gpuMigStrategy", strategy, "empty (single) or one of " + ", ".join(MIG_STRATEGIES))
+    return MIG_SINGLE
 
 
 def _taints(r: ConfigReader) -> tuple[Taint, ...]:

@@ -14,7 +14,7 @@ import re
 import reprlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pulumi.errors import RunError
@@ -72,6 +72,10 @@ def with_defaults(raw: Mapping[str, Any], declared: Mapping[str, dict[str, Any]]
         value = raw.get(key)
         values[key] = spec.get("default") if value is None else value
     return values
+
+
+# A closed set of string values (a Literal type) that `ConfigReader.choice` keeps typed.
+Choice = TypeVar("Choice", bound=str)
 
 
 class ConfigReader:
@@ -180,13 +184,14 @@ class ConfigReader:
                 items.append(item)
         return tuple(items)
 
-    def choice(self, key: str, allowed: tuple[str, ...]) -> str:
-        """One of `allowed`."""
+    def choice(self, key: str, allowed: tuple[Choice, ...]) -> Choice:
+        """One of `allowed` (typed as they are: a tuple of a Literal type gives that type)."""
         value = self.string(key)
-        if value not in allowed:
-            self.fail(key, value, "one of " + ", ".join(allowed))
-            return allowed[0]
-        return value
+        for option in allowed:
+            if value == option:
+                return option
+        self.fail(key, value, "one of " + ", ".join(allowed))
+        return allowed[0]
 
     def matching(self, key: str, pattern: re.Pattern[str], allowed: str) -> str | None:
         """Text that `pattern` matches in full, or None when empty."""

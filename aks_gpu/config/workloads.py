@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal, get_args
 
 from aks_gpu.config import validate
 from aks_gpu.config.project import ConfigReader
@@ -10,9 +11,10 @@ from aks_gpu.facts.device_plugin import SEED_IMAGE, is_device_plugin_image
 from aks_gpu.facts.kubernetes import DNS_LABEL
 
 # The sample workloads: the GPU acceptance test on every node, or the walkthrough's MNIST job.
-ACCEPTANCE = "acceptance"
-MNIST = "mnist"
-SAMPLE_WORKLOADS = (ACCEPTANCE, MNIST)
+SampleWorkload = Literal["acceptance", "mnist"]
+ACCEPTANCE: SampleWorkload = "acceptance"
+MNIST: SampleWorkload = "mnist"
+SAMPLE_WORKLOADS: tuple[SampleWorkload, ...] = get_args(SampleWorkload)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +36,7 @@ class WorkloadSettings:
     namespace: str
     device_plugin_image: str
     sample_job: bool
-    sample_workload: str
+    sample_workload: SampleWorkload
     sample_job_image: str
     sample_job_args: tuple[str, ...]
     acceptance_image: str

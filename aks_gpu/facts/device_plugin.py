@@ -7,6 +7,7 @@ Sources: NVIDIA/k8s-device-plugin deployments/static/nvidia-device-plugin.yml
 from __future__ import annotations
 
 import re
+from typing import Literal, get_args
 
 # The name NVIDIA's manifests and the AKS docs give the DaemonSet and its pods.
 NAME = "nvidia-device-plugin"
@@ -29,7 +30,8 @@ def is_device_plugin_image(image: str) -> bool:
 # advertises whole GPUs that no pod can use on a MIG node.
 MIG_STRATEGY_ENV = "MIG_STRATEGY"
 # The strategies that expose MIG instances: one nvidia.com/gpu per instance, or nvidia.com/mig-<slice>.
-MIG_STRATEGIES = ("single", "mixed")
+MigStrategy = Literal["single", "mixed"]
+MIG_STRATEGIES: tuple[MigStrategy, ...] = get_args(MigStrategy)
 # With a MIG strategy NVIDIA's chart also sets this variable and adds this capability,
 # so the plugin can watch the MIG devices of every GPU.
 MIG_MONITOR_ENV = ("NVIDIA_MIG_MONITOR_DEVICES", "all")

@@ -124,3 +124,8 @@ def test_mnist_is_one_key_away():
     assert container["args"] == ["--max_steps", "500"]
     assert container["resources"] == {"limits": {"nvidia.com/gpu": 1}}
     assert "gpuAcceptance" not in run.outputs and run.output("sampleJobResult")["accuracy"] == 0.97
+
+
+def test_a_fixed_pool_waits_for_the_verification_before_asking_for_gpus():
+    run = run_program({"gpuNodeCount": 2})
+    assert "gpu-verification-capacity" in deps(run, run.one(JOB))

@@ -166,3 +166,23 @@ def test_lint_config_enforces_complexity_and_docstrings():
     assert {"C90", "D100", "D101", "D102", "D103", "D104"} <= set(config["lint"]["select"])
     # Only tests and benchmarks are exempt.
     assert set(config["lint"]["per-file-ignores"]) == {"tests/**", "benchmarks/**"}
+
+
+# __main__.py only composes: it reads the validated settings and passes the components
+# to each other. Anything it derived itself (a selector, a trigger, a toleration) could
+# disagree with what another component derives from the same pool.
+MAIN_MAY_IMPORT = ("pulumi", "aks_gpu.components.", "aks_gpu.config.settings")
+
+
+def test_main_imports_only_components_and_settings():
+    tree = ast.parse((ROOT / "__main__.py").read_text())
+    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    assert imported and all(m == "pulumi" or m.startswith(MAIN_MAY_IMPORT[1:]) for m in imported), imported
+
+
+def test_main_builds_no_values_of_its_own():
+    # No dict, list or f-string literal: every value a component takes comes from settings or another component.
+    tree = ast.parse((ROOT / "__main__.py").read_text())
+    built = [type(node).__name__ for node in ast.walk(tree) if isinstance(node, (ast.Dict, ast.List, ast.JoinedStr))]
+    assert built == []
