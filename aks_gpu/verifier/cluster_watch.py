@@ -139,9 +139,10 @@ class ClusterWatch:
         with self._lock:
             self._lock.notify_all()
         end = time.monotonic() + JOIN_SECONDS
-        for thread in [*self._threads, *([self._ticker] if self._ticker else [])]:
-            if thread is not threading.current_thread():
-                thread.join(max(end - time.monotonic(), 0.0))
+        threads: list[threading.Thread] = [*self._threads, *([self._ticker] if self._ticker else [])]
+        for running in threads:
+            if running is not threading.current_thread():
+                running.join(max(end - time.monotonic(), 0.0))
 
     # --- what the waiter asks -------------------------------------------------------
 
