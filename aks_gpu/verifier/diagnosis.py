@@ -185,7 +185,8 @@ def _pull_fault(pod: PodView, role: Role, container: ContainerView, pull_error: 
         known.next_step if known else None,
     )
     # ImagePullBackOff's own message is only "Back-off pulling image": the registry's is in an event.
-    return diagnosis if pull_error else EventsNeeded(pod.namespace, pod.name, diagnosis)
+    needs_events = reason == "ImagePullBackOff" and not pull_error
+    return EventsNeeded(pod.namespace, pod.name, diagnosis) if needs_events else diagnosis
 
 
 def _crash_fault(pod: PodView, role: Role, container: ContainerView) -> LogNeeded | None:

@@ -196,3 +196,24 @@ def test_a_plugin_namespace_it_may_not_read_narrows_the_diagnosis_only(kube):
     report = verify(kube, FAULT_WAIT, progress=lines.append)
 
     assert report.verified == 1
+
+
+def test_a_gpu_node_condition_that_turns_true_during_the_wait_ends_it(kube):
+    kube.put_node(gpu_node("aks-gpu-0", capacity=0))
+    outcome: dict = {}
+
+    def run():
+        try:
+            verify(kube, FAULT_WAIT)
+        except Exception as error:  # noqa: BLE001 - the test reads it
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    kube.wait_for_watch(1)
+    missing = {"type": "GPUMissing", "status": "True", "reason": "GPUMissing", "message": "expected 8 GPUs, found 7"}
+    kube.put_node(gpu_node("aks-gpu-0", capacity=0, conditions=[missing]))
+    thread.join(FAULT_WAIT + 10)
+
+    assert isinstance(outcome["error"], DiagnosedFault)
+    assert "condition GPUMissing is True: GPUMissing: expected 8 GPUs, found 7" in str(outcome["error"])
