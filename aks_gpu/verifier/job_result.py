@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import kubernetes.client
+import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from aks_gpu.verifier.errors import (
@@ -56,7 +57,8 @@ def read_job_result(api: kubernetes.client.ApiClient, namespace: str, job_name: 
     if pod is not None:
         with reading(f"read the log of pod {namespace}/{pod}", f"get on pods/log in {namespace}", server):
             response = core.read_namespaced_pod_log(pod, namespace, tail_lines=LOG_TAIL_LINES, _preload_content=False)
-            log = read_body(response).decode("utf-8", errors="replace")
+            # With _preload_content=False the client returns the HTTP response, not the str its annotation names.
+            log = read_body(cast(urllib3.BaseHTTPResponse, response)).decode("utf-8", errors="replace")
     return {"status": _job_status(job), "pod": pod, **parse_sample_log(log, tail)}
 
 
@@ -88,8 +90,13 @@ def _job_status(job: kubernetes.client.V1Job) -> str:
 
 
 def _result_pod(pods: list[kubernetes.client.V1Pod]) -> str | None:
-    def newest_first(pod: kubernetes.client.V1Pod) -> tuple[bool, Any, str]:
-        succeeded = bool(pod.status and pod.status.phase == "Succeeded")
-        return (succeeded, pod.metadata.creation_timestamp, pod.metadata.name)
+    """The name of the newest succeeded pod, else of the newest pod (None without pods)."""
+    named = [(pod, pod.metadata.name) for pod in pods if pod.metadata is not None and pod.metadata.name]
 
-    return max(pods, key=newest_first).metadata.name if pods else None
+    def newest_first(entry: tuple[kubernetes.client.V1Pod, str]) -> tuple[bool, float, str]:
+        pod, name = entry
+        succeeded = pod.status is not None and pod.status.phase == "Succeeded"
+        stamp = pod.metadata.creation_timestamp if pod.metadata is not None else None
+        return (succeeded, stamp.timestamp() if stamp is not None else 0.0, name)
+
+    return max(named, key=newest_first)[1] if named else None

@@ -15,7 +15,7 @@ import ssl
 import tempfile
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import kubernetes.client
@@ -48,7 +48,8 @@ def api_client_from_kubeconfig(
     exec_run = _run_current_exec_plugin(config, exec_timeout)
     configuration = kubernetes.client.Configuration()
     try:
-        loader = KubeConfigLoader(config_dict=config)
+        # The client's loader has no annotations: typed here as what it is to this module.
+        loader: Any = cast(Callable[..., Any], KubeConfigLoader)(config_dict=config)
         loader.load_and_set(configuration)
         context = loader.current_context["context"]
     except (ConfigException, KeyError, TypeError, ValueError, AttributeError) as error:
@@ -132,7 +133,8 @@ def _keep_token_fresh(
                 current[0] = fresh
                 config.api_key["BearerToken"] = f"Bearer {fresh.token}"
 
-    configuration.refresh_api_key_hook = refresh
+    # The client's stub types the hook as None; it is called with the configuration before each request.
+    cast(Any, configuration).refresh_api_key_hook = refresh
 
 
 def _check_server(host: Any, cluster: Any) -> None:

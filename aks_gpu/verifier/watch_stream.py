@@ -9,9 +9,9 @@ traceback. Here every line either becomes a `WatchEvent` or raises
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import urllib3
 from kubernetes.client.exceptions import ApiException
@@ -46,7 +46,9 @@ def watch_events(response: urllib3.BaseHTTPResponse) -> Iterator[WatchEvent]:
     Raises MalformedWatchLine for a line that is not an event, and
     ApiException for an ERROR event (410 when the watch expired).
     """
-    for line in iter_resp_lines(response):
+    # The client's helper has no annotations; its contract: the response's lines, decoded.
+    lines = cast(Callable[[urllib3.BaseHTTPResponse], Iterator[str]], iter_resp_lines)
+    for line in lines(response):
         if line.strip():
             yield parse_event(line)
 
