@@ -51,6 +51,27 @@ SIGN_IN_FAILURES: tuple[tuple[str, str, str], ...] = (
         "add a federated credential for this repository/branch/environment to the app registration",
     ),
     (
+        "AADSTS50076",
+        "the tenant requires multi-factor authentication for this sign-in, which nobody can answer here",
+        "sign in with a service principal or workload identity (`kubelogin convert-kubeconfig -l spn` or "
+        "`-l workloadidentity`), which Conditional Access MFA rules do not prompt",
+    ),
+    (
+        "AADSTS53003",
+        "a Conditional Access policy blocked the sign-in (device, location or risk rule)",
+        "ask the tenant's administrator which policy applies, or sign in from a compliant device or identity",
+    ),
+    (
+        "AADSTS700016",
+        "no application with this client ID exists in the tenant (a wrong client ID or tenant ID)",
+        "check AZURE_CLIENT_ID / AZURE_TENANT_ID (or the service connection) against the app registration",
+    ),
+    (
+        "AADSTS90002",
+        "the tenant ID is unknown to Microsoft Entra ID",
+        "check AZURE_TENANT_ID (or the service connection's tenant)",
+    ),
+    (
         "please run 'az login'",
         "the Azure CLI has no signed-in account (kubelogin -l azurecli reuses it)",
         "run `az login` (or the pipeline's Azure login step) before the verifier",

@@ -45,7 +45,9 @@ def _ask(api: kubernetes.client.AuthorizationV1Api, verb: str, resource: str, gr
             return False, "HTTP 403 Forbidden"
         if error.status in TRANSIENT_STATUSES:
             return False, describe(error)
-        raise access_error(error, f"{verb} {resource}", f"'{verb}' on '{resource}'") from None
+        raise access_error(
+            error, f"{verb} {resource}", f"'{verb}' on '{resource}'", api.api_client.configuration
+        ) from None
     except TRANSPORT_ERRORS as error:
         return False, describe(error)
 

@@ -38,8 +38,24 @@ class ClusterAccessError(VerificationError):
     cannot help."""
 
 
-def access_error(error: ApiException, action: str, permission: str) -> ClusterAccessError:
-    """A ClusterAccessError for a 401 or 403 answer to `action`, naming the RBAC `permission` needed."""
+# Where `kubeconfig` records why renewing the exec plugin's token failed, on the client's configuration.
+SIGN_IN_FAILURE = "aks_gpu_sign_in_failure"
+
+
+def access_error(
+    error: ApiException, action: str, permission: str, configuration: object | None = None
+) -> ClusterAccessError:
+    """A ClusterAccessError for a 401 or 403 answer to `action`, naming the RBAC `permission` needed.
+
+    When the client's exec plugin (kubelogin) failed to renew its token (recorded on
+    `configuration`), a 401 names that sign-in failure, its cause and next step instead.
+    """
+    renewal = getattr(configuration, SIGN_IN_FAILURE, None)
+    if error.status == 401 and renewal:
+        return ClusterAccessError(
+            f"The Kubernetes API server rejected the credentials (HTTP 401 Unauthorized) when trying to {action}, "
+            f"because the kubeconfig's token expired and could not be renewed: {renewal}"
+        )
     if error.status == 401:
         return ClusterAccessError(
             f"The Kubernetes API server rejected the kubeconfig's credentials "

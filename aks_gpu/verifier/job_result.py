@@ -48,7 +48,7 @@ def read_job_result(api: kubernetes.client.ApiClient, namespace: str, job_name: 
     batch = kubernetes.client.BatchV1Api(api)
     core = kubernetes.client.CoreV1Api(api)
     server = str(api.configuration.host)
-    with reading(f"read Job {namespace}/{job_name}", f"get on jobs in {namespace}", server):
+    with reading(f"read Job {namespace}/{job_name}", f"get on jobs in {namespace}", server, api.configuration):
         job = batch.read_namespaced_job(job_name, namespace)
     with reading(f"list the pods of Job {namespace}/{job_name}", f"list on pods in {namespace}", server):
         pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={job_name}").items
@@ -63,14 +63,14 @@ def read_job_result(api: kubernetes.client.ApiClient, namespace: str, job_name: 
 
 
 @contextlib.contextmanager
-def reading(action: str, permission: str, server: str) -> Iterator[None]:
+def reading(action: str, permission: str, server: str, configuration: object | None = None) -> Iterator[None]:
     """Turn API and transport errors while doing `action` against `server` into VerificationErrors
     naming the RBAC `permission` needed."""
     try:
         yield
     except ApiException as error:
         if error.status in (401, 403):
-            raise access_error(error, action, permission) from None
+            raise access_error(error, action, permission, configuration) from None
         raise trust_error(error, server) or VerificationError(
             f"Could not {action}: {describe(error, server)}"
         ) from None

@@ -23,7 +23,7 @@ import yaml
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import KubeConfigLoader
 
-from aks_gpu.verifier.errors import VerificationError
+from aks_gpu.verifier.errors import SIGN_IN_FAILURE, VerificationError
 from aks_gpu.verifier.exec_credentials import ExecCredential, run_exec_plugin
 
 # How long an exec plugin may take when the caller gives no deadline of its own.
@@ -127,9 +127,13 @@ def _keep_token_fresh(
                 return
             try:
                 fresh = rerun()
-            except VerificationError:
+            except VerificationError as error:
+                # The 401 that follows names this, not "fetch fresh credentials" (an expired OIDC token
+                # in a pipeline needs a new token, not a new kubeconfig).
+                setattr(config, SIGN_IN_FAILURE, str(error))
                 return
             if fresh.token:
+                setattr(config, SIGN_IN_FAILURE, None)
                 current[0] = fresh
                 config.api_key["BearerToken"] = f"Bearer {fresh.token}"
 

@@ -311,7 +311,9 @@ class GpuWaiter:
 
     def _on_api_error(self, error: ApiException, deadline: Deadline) -> None:
         if error.status in (401, 403):
-            raise access_error(error, "list and watch nodes", "list and watch on nodes") from None
+            raise access_error(
+                error, "list and watch nodes", "list and watch on nodes", self._core.api_client.configuration
+            ) from None
         if error.status == 410:
             self._resource_version = None
             self._expired += 1
