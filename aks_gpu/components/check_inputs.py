@@ -14,13 +14,14 @@ from typing import Any
 
 import pulumi
 
+from aks_gpu.components.row_log import DYNAMIC_TYPE, child_urn
 from aks_gpu.facts.device_plugin import MANAGED_NAMESPACE
 from aks_gpu.facts.kubernetes import GPU_RESOURCE
 
 CAPACITY_OUTPUTS = ("verifiedGpus", "gpuNodes")
 # How long and where a check watches: changing them never re-runs a check, and a
 # first-release state has none of them (the defaults below then apply).
-WAIT_SETTINGS = ("pluginNamespace", "waitSeconds", "nodeSelector")
+WAIT_SETTINGS = ("pluginNamespace", "waitSeconds", "nodeSelector", "logUrn")
 JOB_OUTPUTS = ("result",)
 ACCESS_OUTPUTS = ("reviews",)
 # The engine's margin beyond a check's own deadline before it gives up on the step (seconds).
@@ -38,6 +39,7 @@ class CapacityCheckInputs:
         gpu_resource: the extended resource counted: nvidia.com/gpu or nvidia.com/mig-<slice>.
         plugin_namespace: where the device plugin's pods run, watched for a diagnosis (the stack's
             namespace, or kube-system for the AKS-managed plugin); None watches no plugin pods.
+        log_urn: the check's own URN, so its progress lines reach its row (`row_log`).
     """
 
     expected_gpus: int
@@ -45,10 +47,12 @@ class CapacityCheckInputs:
     selector: str
     gpu_resource: str = GPU_RESOURCE
     plugin_namespace: str | None = None
+    log_urn: pulumi.Input[str] | None = None
 
     def to_props(self) -> dict[str, Any]:
         """The inputs under their Pulumi names."""
         return {
+            "logUrn": self.log_urn,
             "expectedGpus": self.expected_gpus,
             "timeoutSeconds": self.timeout_seconds,
             "selector": self.selector,
@@ -65,6 +69,7 @@ class CapacityCheckInputs:
             selector=str(props["selector"]),
             gpu_resource=str(props.get("gpuResource") or GPU_RESOURCE),
             plugin_namespace=str(props["pluginNamespace"]) if props.get("pluginNamespace") else None,
+            log_urn=str(props["logUrn"]) if props.get("logUrn") else None,
         )
 
 
@@ -91,6 +96,7 @@ class JobCheckInputs:
             (0: read at once, as the first release did after pulumi-kubernetes had waited).
         plugin_namespace: where the device plugin's pods run (watched too), or None.
         node_selector: label selector of the GPU nodes, whose conditions are watched, or None.
+        log_urn: the check's own URN, so its progress lines reach its row (`row_log`).
     """
 
     namespace: str
@@ -98,6 +104,7 @@ class JobCheckInputs:
     wait_seconds: int = 0
     plugin_namespace: str | None = None
     node_selector: str | None = None
+    log_urn: pulumi.Input[str] | None = None
 
     def to_props(self) -> dict[str, Any]:
         """The inputs under their Pulumi names."""
@@ -107,6 +114,7 @@ class JobCheckInputs:
             "waitSeconds": self.wait_seconds,
             "pluginNamespace": self.plugin_namespace,
             "nodeSelector": self.node_selector,
+            "logUrn": self.log_urn,
         }
 
     @classmethod
@@ -118,16 +126,34 @@ class JobCheckInputs:
             wait_seconds=int(props.get("waitSeconds") or 0),
             plugin_namespace=str(props["pluginNamespace"]) if props.get("pluginNamespace") else None,
             node_selector=str(props["nodeSelector"]) if props.get("nodeSelector") else None,
+            log_urn=str(props["logUrn"]) if props.get("logUrn") else None,
         )
 
 
 def workload_wait(
-    namespace: str, job_name: pulumi.Input[str], wait_seconds: int, installs_device_plugin: bool, node_selector: str
+    namespace: str,
+    job_name: pulumi.Input[str],
+    wait_seconds: int,
+    installs_device_plugin: bool,
+    node_selector: str,
+    log_urn: pulumi.Input[str] | None = None,
 ) -> JobCheckInputs:
     """A result check's inputs that wait `wait_seconds` for the Job, watching the plugin where it runs:
     the stack's namespace, or kube-system where AKS runs the managed GPU stack's plugin."""
     plugin_namespace = namespace if installs_device_plugin else MANAGED_NAMESPACE
-    return JobCheckInputs(namespace, job_name, wait_seconds, plugin_namespace, node_selector)
+    return JobCheckInputs(namespace, job_name, wait_seconds, plugin_namespace, node_selector, log_urn)
+
+
+def row_urn(component: pulumi.ComponentResource, child_name: str) -> str:
+    """The URN a dynamic check named `child_name` under `component` will have (see `row_log.child_urn`).
+
+    Built from plain strings, not from `component.urn`: an input that depends on the parent's URN
+    makes the engine see a cycle. It holds for components whose parent is the stack, as all of
+    this program's are (tests/program check it against the URN the engine assigns).
+    """
+    type_, name = component._type, component._name  # noqa: SLF001 (set by pulumi.Resource)
+    parent = f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{type_}::{name}"
+    return child_urn(parent, DYNAMIC_TYPE, child_name)
 
 
 def engine_timeouts(wait_seconds: int) -> pulumi.CustomTimeouts:

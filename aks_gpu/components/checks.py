@@ -37,6 +37,7 @@ from aks_gpu.components.check_inputs import (
     CapacityCheckOutputs,
     JobCheckInputs,
 )
+from aks_gpu.components.row_log import RowLog
 
 # The kubeconfig only opens the door; a rotated certificate must not re-run a check.
 NOT_A_TRIGGER = ("kubeconfig",)
@@ -146,7 +147,7 @@ class GpuCapacityCheckProvider(_Provider):
                 timeout=check.timeout_seconds,
                 selector=check.selector,
                 resource=check.gpu_resource,
-                progress=_progress,
+                progress=RowLog(check.log_urn if isinstance(check.log_urn, str) else None),
                 plugin_namespace=check.plugin_namespace,
             )
         summary = report.to_dict()
@@ -185,7 +186,7 @@ class _JobReaderProvider(_Provider):
                     job.wait_seconds,
                     plugin_namespace=job.plugin_namespace,
                     node_selector=job.node_selector,
-                    progress=_progress,
+                    progress=RowLog(job.log_urn if isinstance(job.log_urn, str) else None),
                 )
             result = self.read_job(api, job.namespace, str(job.job_name))
         outs = {k: v for k, v in props.items() if k not in NOT_A_TRIGGER}
@@ -230,13 +231,6 @@ class ClusterAccessCheckProvider(_Provider):
         outs = {k: v for k, v in props.items() if k not in NOT_A_TRIGGER}
         outs["reviews"] = reviews
         return dynamic.CreateResult(id_="cluster-access", outs=outs)
-
-
-def _progress(line: str) -> None:
-    """A progress line of a check. The SDK's dynamic-provider server has no engine connection
-    (pulumi/pulumi#6065), so `pulumi.log` writes it to the server's stderr, which the engine shows
-    without a resource: on the stack's row, not the check's."""
-    pulumi.log.info(line)
 
 
 class ClusterAccessCheck(dynamic.Resource):

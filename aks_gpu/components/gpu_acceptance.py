@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from aks_gpu.builders import acceptance
-from aks_gpu.components.check_inputs import engine_timeouts, workload_wait
+from aks_gpu.components.check_inputs import engine_timeouts, row_urn, workload_wait
 from aks_gpu.components.checks import GpuAcceptanceResult
 from aks_gpu.components.gpu_pool import GpuPool
 from aks_gpu.components.naming import child_options
@@ -78,7 +78,14 @@ class GpuAcceptance(pulumi.ComponentResource):
         result = GpuAcceptanceResult(
             f"{name}-result",
             args.pool.kubeconfig,
-            workload_wait(args.namespace, self.job_name, wait, pool.installs_device_plugin, args.pool.node_selector),
+            workload_wait(
+                args.namespace,
+                self.job_name,
+                wait,
+                pool.installs_device_plugin,
+                args.pool.node_selector,
+                row_urn(self, f"{name}-result"),
+            ),
             opts=child_options(
                 self,
                 depends_on=[self.job],

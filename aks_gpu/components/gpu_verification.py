@@ -7,7 +7,7 @@ from typing import Any
 
 import pulumi
 
-from aks_gpu.components.check_inputs import CapacityCheckInputs
+from aks_gpu.components.check_inputs import CapacityCheckInputs, row_urn
 from aks_gpu.components.checks import NOT_A_TRIGGER, GpuCapacityCheck
 from aks_gpu.components.device_plugin import NvidiaDevicePlugin
 from aks_gpu.components.gpu_pool import GpuPool
@@ -73,6 +73,7 @@ class GpuVerification(pulumi.ComponentResource):
                 selector=args.pool.node_selector,
                 gpu_resource=pool.gpu_resource,
                 plugin_namespace=args.plugin.pods_namespace,
+                log_urn=row_urn(self, f"{name}-capacity"),
             ),
             triggers=capacity_triggers(pool, args.pool.agent_pool.id, args.plugin.image),
             opts=child_options(

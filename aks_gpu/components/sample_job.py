@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from aks_gpu.builders.sample_job import sample_job
-from aks_gpu.components.check_inputs import engine_timeouts, workload_wait
+from aks_gpu.components.check_inputs import engine_timeouts, row_urn, workload_wait
 from aks_gpu.components.checks import SampleJobResult
 from aks_gpu.components.gpu_pool import GpuPool
 from aks_gpu.components.naming import child_options
@@ -74,7 +74,12 @@ class SampleGpuJob(pulumi.ComponentResource):
             f"{name}-result",
             args.pool.kubeconfig,
             workload_wait(
-                args.namespace, self.job_name, JOB_TIMEOUT_SECONDS, pool.installs_device_plugin, args.pool.node_selector
+                args.namespace,
+                self.job_name,
+                JOB_TIMEOUT_SECONDS,
+                pool.installs_device_plugin,
+                args.pool.node_selector,
+                row_urn(self, f"{name}-result"),
             ),
             opts=child_options(
                 self,

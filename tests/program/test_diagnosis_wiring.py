@@ -55,3 +55,14 @@ def test_the_stack_namespace_fact_is_the_declared_default():
     from aks_gpu.config.project import declared_default
 
     assert declared_default("gpuNamespace") == device_plugin.STACK_NAMESPACE
+
+
+@pytest.mark.parametrize("name", ["gpu-verification-capacity", "gpu-acceptance-result"])
+def test_each_check_is_told_its_own_urn_for_its_progress_row(dev, name):
+    check = dev.one(DYNAMIC, name)
+    assert check.plain_inputs["logUrn"] == check.urn
+
+
+def test_the_mnist_result_check_is_told_its_own_urn(managed_mnist):
+    check = managed_mnist.one(DYNAMIC, "sample-gpu-job-result")
+    assert check.plain_inputs["logUrn"] == check.urn
