@@ -172,12 +172,13 @@ def main() -> None:
     for scenario in SCENARIOS:
         seconds = [measure(scenario) for _ in range(REPETITIONS)]
         rows.append(
-            f"| {scenario.name} | {scenario.wait} | {statistics.median(seconds):.2f} | {max(seconds):.2f} "
+            f"| {scenario.name} | {scenario.wait} | {statistics.median(seconds):.3f} | {max(seconds):.3f} "
             f"| {scenario.today_seconds:,} |"
         )
         print(rows[-1], flush=True)
     header = (
-        "| fault | wait | named after (s, median) | worst (s) | before: wait ended after (s) |\n|---|---|---|---|---|"
+        "| fault | wait | named after (s, median) | worst (s) | before: the wait ended after (s, issue 16) |\n"
+        "|---|---|---|---|---|"
     )
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{platform.python_implementation()} {platform.python_version()} on {platform.machine()}"
