@@ -8,9 +8,12 @@ Three dynamic resources wrap the library:
 
 - `GpuCapacityCheck` waits until the GPU pool's allocatable `nvidia.com/gpu` adds
   up to the expected count and records what each node reports.
-- `SampleJobResult` reads the sample Job's status and log after it completed.
+- `SampleJobResult` and `GpuAcceptanceResult` wait for their Job (with diagnosis and
+  their own deadline: pulumi-kubernetes does not await these Jobs), then read its result.
 
-Both do their work in `create`/`update` only. Pulumi calls those during
+The capacity and result checks end early, with the cluster's own words, when the
+cluster names a cause (`aks_gpu.verifier.diagnosis`); their progress goes to their
+own row where the engine allows it (`row_log`). They do their work in `create`/`update` only. Pulumi calls those during
 `pulumi up`, never during `pulumi preview`, so a preview never contacts the cluster.
 They run again when what they check changes (expected count, selector, the pool's
 VM size, the plugin image, the Job), not on every `up`: a drift check with

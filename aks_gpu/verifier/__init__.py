@@ -10,9 +10,16 @@ the stack's dynamic providers and, as `aks-gpu-verify`, in pipelines.
 
 Modules, one concern each: `kubeconfig` (an API client built in memory),
 `waiter` (list then watch nodes), `watch_stream` (watch lines to events),
-`usability` (whether a pod can use a node), `report` (what the nodes
-advertise), `messages` (the timeout message), `errors`, `job_result` (the
-sample Job's log), `cli` (the command).
+`retry` (backoff and deadlines), `usability` (whether a pod can use a node),
+`report` (what the nodes advertise), `messages` (the timeout message),
+`errors`, `job_result` (the sample Job's log), `cli` (the command).
+
+Diagnosis (docs/verification.md): `cluster_state` (typed views of pods, events
+and node conditions), `diagnosis` (the pure rules: what ends a wait),
+`tracker` (what the watches saw, with running totals), `list_watch` (one
+list-then-watch thread), `cluster_watch` (the watches beside a wait, and its
+progress), `job_wait` (waiting for a workload Job), `workload` (wait, then read
+its result).
 """
 
 from aks_gpu.verifier.errors import ClusterAccessError, GpuTimeoutError, VerificationError
