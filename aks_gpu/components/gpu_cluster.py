@@ -244,6 +244,10 @@ class PoolNameTaken(RunError):
     """The GPU pool's name is taken by a pool of the existing cluster that this stack does not own."""
 
 
+class ClusterTooOld(RunError):
+    """The existing cluster's Kubernetes version is below what the configured GPU stack needs."""
+
+
 def stack_owner() -> str:
     """The value of the tag that marks the GPU pool as this stack's own in an existing cluster."""
     return f"{pulumi.get_project()}/{pulumi.get_stack()}"
@@ -263,4 +267,11 @@ def checked_cluster_name(found: Any, pool: GpuPoolSettings) -> str:
     problem = validate.existing_pool_conflict(pool.name, pool.vm_size, profiles, stack_owner())
     if problem:
         raise PoolNameTaken(f"{PROJECT}:gpuPoolName = {json.dumps(pool.name)} is not allowed: {problem}")
+    version = str(getattr(found, "current_kubernetes_version", None) or getattr(found, "kubernetes_version", "") or "")
+    too_old = validate.managed_gpu_version_problem(version) if pool.managed_gpu else None
+    if too_old:
+        raise ClusterTooOld(
+            f'{PROJECT}:gpuStack = "managed" is not allowed on the existing cluster {found.name} '
+            f"(Kubernetes {version}): {too_old}"
+        )
     return str(found.name)

@@ -17,6 +17,9 @@ CONTAINER_SERVICE_NAMESPACE = "Microsoft.ContainerService"
 MANAGED_GPU_API_VERSION = "2026-08-01"
 # The subscription feature that unlocks AKS-managed GPU pools while they are in preview.
 MANAGED_GPU_FEATURE = "ManagedGPUExperiencePreview"
+# aks-managed-gpu-nodes.md (ms.date 2025-10-30), "Before you begin": the feature
+# "requires Kubernetes version 1.34 or later"; it applies to the cluster the pool joins.
+MANAGED_GPU_MIN_KUBERNETES = (1, 34)
 
 # The dedicated GPU image (custom header UseGPUDedicatedVHD) that the seed offers.
 DEDICATED_GPU_IMAGE_RETIRED_ON = date(2025, 1, 10)

@@ -114,6 +114,8 @@ DYNAMIC_OUTPUTS = {
 EXISTING_POOLS = [
     {"name": "nodepool1", "mode": "System", "vmSize": "Standard_D4ds_v5", "count": 3, "osType": "Linux"},
 ]
+# The Kubernetes version getManagedCluster reports for an existing cluster.
+EXISTING_CLUSTER_VERSION = "1.34.2"
 
 
 @dataclasses.dataclass
@@ -223,7 +225,15 @@ def _base_name(name: str) -> str:
 
 
 class _Mocks(pulumi.runtime.Mocks):
-    def __init__(self, invokes: list, preview: bool, user_kubeconfig: str = FAKE_KUBECONFIG, client_config=None):
+    def __init__(
+        self,
+        invokes: list,
+        preview: bool,
+        user_kubeconfig: str = FAKE_KUBECONFIG,
+        client_config=None,
+        existing_version: str = EXISTING_CLUSTER_VERSION,
+    ):
+        self.existing_version = existing_version
         self.invokes = invokes
         self.preview = preview
         self.user_kubeconfig = user_kubeconfig
@@ -253,7 +263,13 @@ class _Mocks(pulumi.runtime.Mocks):
             encoded = base64.b64encode(self.user_kubeconfig.encode()).decode()
             return {"kubeconfigs": [{"name": "clusterUser", "value": encoded}]}
         if args.token == "azure-native:containerservice:getManagedCluster":
-            return {"name": args.args["resourceName"], "location": "eastus", "agentPoolProfiles": EXISTING_POOLS}
+            return {
+                "name": args.args["resourceName"],
+                "location": "eastus",
+                "agentPoolProfiles": EXISTING_POOLS,
+                "currentKubernetesVersion": self.existing_version,
+                "kubernetesVersion": self.existing_version,
+            }
         if args.token == "azure-native:authorization:getClientConfig":
             return dict(self.client_config)
         return {}
@@ -313,6 +329,7 @@ def run_program(
     preview: bool = False,
     user_kubeconfig: str = FAKE_KUBECONFIG,
     client_config: dict[str, str] | None = None,
+    existing_version: str = EXISTING_CLUSTER_VERSION,
 ) -> Run:
     """Run __main__.py once for the given stack file and config overrides.
 
@@ -322,7 +339,7 @@ def run_program(
     config = stack_config(stack, overrides)
     pulumi.runtime.set_all_config({key: _engine_form(value) for key, value in config.items()})
     invokes: list = []
-    mock = _Mocks(invokes, preview, user_kubeconfig, client_config)
+    mock = _Mocks(invokes, preview, user_kubeconfig, client_config, existing_version)
     monitor = _RecordingMonitor(mock)
     warnings = _Warnings()
     logger = logging.getLogger(f"aks-gpu-test-{id(monitor)}")

@@ -96,7 +96,19 @@ def test_autoscaler_settings():
     assert parse(gpuMinCount=2, gpuMaxCount=4).gpu_pool.expected_gpus == 2
     assert "at most gpuMaxCount (2)" in problems(gpuMinCount=3, gpuMaxCount=2)
     assert "unless gpuMaxCount is set" in problems(gpuMinCount=2)
-    assert "autoscaler" in problems(gpuStack=MANAGED_STACK, gpuMaxCount=3)
+    # AKS-managed pools take the autoscaler (aks-managed-gpu-nodes.md creates one with it) ...
+    assert parse(gpuStack=MANAGED_STACK, gpuMinCount=1, gpuMaxCount=3).gpu_pool.autoscale.max_count == 3
+    # ... multi-instance GPU pools do not (gpu-multi-instance.md), from zero or not.
+    for low in (0, 1):
+        text = problems(gpuVmSize="Standard_NC24ads_A100_v4", gpuMigProfile="MIG1g", gpuMinCount=low, gpuMaxCount=3)
+        assert "aks-gpu:gpuMaxCount = 3" in text and "multi-instance GPU pools" in text and "gpuNodeCount" in text
+
+
+def test_a_new_cluster_older_than_1_34_takes_no_managed_pool():
+    text = problems(gpuStack=MANAGED_STACK, kubernetesVersion="1.33")
+    assert 'aks-gpu:kubernetesVersion = "1.33"' in text and "1.34 or later for gpuStack: managed" in text
+    assert parse(gpuStack=MANAGED_STACK, kubernetesVersion="1.34.1").gpu_pool.managed_gpu
+    assert parse(kubernetesVersion="1.33").cluster.kubernetes_version == "1.33"
 
 
 def test_spot_settings():
