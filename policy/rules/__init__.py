@@ -42,6 +42,8 @@ from policy.rules.cluster_rules import (
 )
 from policy.rules.gpu_rules import (
     DEFAULT_GPU_TAINT,
+    GPU_RESOURCES,
+    MIG_RESOURCES,
     GpuTargets,
     device_plugin_conflict_violations,
     gpu_limit_problem,
@@ -80,10 +82,12 @@ __all__ = [
     "AGENT_POOL",
     "DEFAULT_GPU_TAINT",
     "DEVICE_PLUGIN_HOST_PATH",
+    "GPU_RESOURCES",
     "GENERIC_RESOURCE",
     "K8S_PROVIDER",
     "MANAGED_CLUSTER",
     "MANDATORY",
+    "MIG_RESOURCES",
     "REMEDIATE",
     "RETIREMENT_WARNING_DAYS",
     "RULES",
