@@ -17,6 +17,7 @@ from aks_gpu.config.project import declared_default
 from aks_gpu.facts.gpu_models import GPU_MODELS
 from aks_gpu.facts.kubernetes import ACCELERATOR_LABEL, AGENT_POOL_LABEL, GPU_RESOURCE, MIG_RESOURCE_PREFIX, Taint
 from policy.rules.model import Resource, Violation, get, is_unknown, items, mapping, positive_int, reveal, text
+from policy.rules.pod_templates import pod_specs
 from policy.rules.pools import (
     agent_pools,
     gpu_pools,
@@ -29,10 +30,9 @@ from policy.rules.pools import (
 from policy.rules.resource_types import is_helm_release
 from policy.rules.workloads import (
     containers,
-    is_device_plugin,
     is_node_agent,
     looks_like_device_plugin,
-    pod_spec,
+    without_device_plugin,
     workload_name,
 )
 
@@ -181,28 +181,36 @@ def gpu_limit_problem(spec: Mapping[str, Any]) -> str | None:
 
 
 def gpu_workload_violations(resources: Sequence[Resource], today: date | None = None) -> list[Violation]:
-    """Stack rule: workloads aimed at GPU nodes that set no GPU limit (`GPU_RESOURCES`; node agents exempt)."""
+    """Stack rule: pod specs aimed at GPU nodes that set no GPU limit (`GPU_RESOURCES`), in any kind of object.
+
+    Node agents (DaemonSets) are exempt, and so is each NVIDIA device plugin container; the
+    other containers of a pod that runs the plugin are judged as any others.
+    """
     targets = gpu_targets(resources)
     violations = []
     for r in resources:
-        spec = pod_spec(r.type, r.props)
         # Node agents (the device plugin, DCGM exporter, log shippers) serve or watch the
         # node; they do not consume its GPU and never keep a GPU node alive on their own.
-        if spec is None or is_node_agent(r.type) or is_device_plugin(spec):
+        if is_node_agent(r.type):
             continue
-        placement = gpu_placement(spec, targets)
-        problem = gpu_limit_problem(spec) if placement else None
-        if problem:
-            violations.append(
-                Violation(
-                    f"{workload_name(r.type, r.props, r.name)} is scheduled onto the GPU pool by "
-                    f"{placement}, but {problem}. A pod without a GPU limit holds an expensive GPU "
-                    f"node without using its GPU; add limits {{{GPU_RESOURCE}: 1}} (on a MIG pool of the "
-                    f"mixed strategy {{{MIG_RESOURCE_PREFIX}<slice>: 1}}) or drop the GPU selector/toleration.",
-                    r.urn,
-                )
-            )
+        for at in pod_specs(r.type, r.props):
+            message = _gpu_workload_problem(at.spec, targets)
+            if message:
+                violations.append(Violation(f"{workload_name(r.type, r.props, r.name, at.where)} {message}", r.urn))
     return violations
+
+
+def _gpu_workload_problem(spec: Mapping[str, Any], targets: GpuTargets) -> str | None:
+    placement = gpu_placement(spec, targets)
+    judged = without_device_plugin(spec) if placement else None
+    problem = gpu_limit_problem(judged) if judged is not None else None
+    if problem is None:
+        return None
+    return (
+        f"is scheduled onto the GPU pool by {placement}, but {problem}. A pod without a GPU limit holds an "
+        f"expensive GPU node without using its GPU; add limits {{{GPU_RESOURCE}: 1}} (on a MIG pool of the "
+        f"mixed strategy {{{MIG_RESOURCE_PREFIX}<slice>: 1}}) or drop the GPU selector/toleration."
+    )
 
 
 def device_plugin_conflict_violations(resources: Sequence[Resource], today: date | None = None) -> list[Violation]:
