@@ -11,7 +11,13 @@ from policy.rules.cluster_rules import (
     kubeconfig_source_violations,
     remediate_kubeconfig_secret,
 )
-from policy.rules.gpu_rules import device_plugin_conflict_violations, gpu_pool_taint_violations, gpu_workload_violations
+from policy.rules.gpu_rules import (
+    GPU_LIMIT,
+    MIG_RESOURCES,
+    device_plugin_conflict_violations,
+    gpu_pool_taint_violations,
+    gpu_workload_violations,
+)
 from policy.rules.model import ADVISORY, MANDATORY, REMEDIATE, Resource, Rule, Violation
 from policy.rules.privilege import DEVICE_PLUGIN_HOST_PATH, privilege_violations
 from policy.rules.vm_size_rules import RETIREMENT_WARNING_DAYS, gpu_vm_size_retiring_violations, gpu_vm_size_violations
@@ -55,7 +61,9 @@ RULES: tuple[Rule, ...] = (
         name="gpu-workloads-request-gpu",
         description=(
             "Every workload aimed at a GPU pool (by the accelerator or agentpool label, or by a "
-            "toleration naming the pool's taint) sets resources.limits['nvidia.com/gpu']. Node agents "
+            f"toleration naming the pool's taint) sets {GPU_LIMIT}, the slice being one that "
+            f"aks_gpu/facts/gpu_models.py defines ({len(MIG_RESOURCES)} of them, e.g. "
+            f"{min(MIG_RESOURCES)}). Node agents "
             "(DaemonSets such as the NVIDIA device plugin or the DCGM exporter) and key-less "
             "'operator: Exists' tolerations do not count as aiming at GPU nodes."
         ),

@@ -224,9 +224,18 @@ def test_acceptance_fraction_is_a_share(value):
 
 @pytest.mark.parametrize(
     "image",
-    ["docker.io/library/busybox:1.36", "nvcr.io/nvidia/k8s-device-plugin-fork:v1", "k8s-device-plugin-x"],
+    [
+        "docker.io/library/busybox:1.36",
+        "nvcr.io/nvidia/k8s-device-plugin-fork:v1",
+        "k8s-device-plugin-x",
+        # Named like the plugin, but from a registry anyone (or an unknown mirror) can push to.
+        "docker.io/someone/k8s-device-plugin:v0.18.0",
+        "myacr.azurecr.io/mirror/k8s-device-plugin:v0.18.0",
+        "localhost:5000/k8s-device-plugin:v0.18.0",
+        "nvcr.io/someone/k8s-device-plugin:v0.18.0",
+    ],
 )
-def test_the_device_plugin_image_must_be_the_device_plugin(image):
+def test_the_device_plugin_image_must_be_the_device_plugin_from_its_publishers(image):
     message = problems(devicePluginImage=image)
     assert f'aks-gpu:devicePluginImage = "{image}"' in message and "k8s-device-plugin" in message
 
@@ -236,8 +245,9 @@ def test_the_device_plugin_image_must_be_the_device_plugin(image):
     [
         "nvcr.io/nvidia/k8s-device-plugin:v0.20.0",
         "mcr.microsoft.com/oss/nvidia/k8s-device-plugin:1.11",
-        "myacr.azurecr.io/mirror/k8s-device-plugin@sha256:" + "b" * 64,
+        "nvcr.io/nvidia/k8s-device-plugin@sha256:" + "b" * 64,
+        "nvcr.io/nvidia/k8s-device-plugin:v0.18.0@sha256:" + "b" * 64,
     ],
 )
-def test_device_plugin_mirrors_are_accepted(image):
+def test_the_publishers_device_plugin_images_are_accepted(image):
     assert parse(devicePluginImage=image).workloads.device_plugin_image == image
