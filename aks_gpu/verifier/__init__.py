@@ -20,7 +20,8 @@ from aks_gpu.verifier.job_result import parse_sample_log, read_job_result
 from aks_gpu.verifier.kubeconfig import api_client_from_kubeconfig
 from aks_gpu.verifier.messages import USUAL_CAUSES
 from aks_gpu.verifier.report import GpuNode, GpuReport
-from aks_gpu.verifier.waiter import DEFAULT_SELECTOR, Backoff, GpuWaiter, wait_for_gpus
+from aks_gpu.verifier.retry import Backoff
+from aks_gpu.verifier.waiter import DEFAULT_SELECTOR, GpuWaiter, wait_for_gpus
 
 __all__ = [
     "DEFAULT_SELECTOR",

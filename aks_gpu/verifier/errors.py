@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
+from aks_gpu.verifier.diagnosis import Diagnosis
 from aks_gpu.verifier.report import GpuReport
 
 
@@ -123,3 +124,15 @@ def _shorten(text: str, limit: int = 300) -> str:
 # connection broke (a load balancer or the API server ends long watches).
 TRANSIENT_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
 TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, ConnectionError)
+
+
+class DiagnosedFault(VerificationError):
+    """The cluster named a cause that waiting cannot cure; `diagnosis` says which, `report` what the nodes showed.
+
+    The command maps it to exit status 3.
+    """
+
+    def __init__(self, message: str, diagnosis: Diagnosis, report: GpuReport | None = None) -> None:
+        super().__init__(message)
+        self.diagnosis = diagnosis
+        self.report = report

@@ -16,7 +16,6 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, cast
 
 import kubernetes.client
@@ -24,9 +23,11 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from aks_gpu.facts.kubernetes import ACCELERATOR_LABEL, GPU_RESOURCE
+from aks_gpu.verifier.cluster_watch import PROGRESS_SECONDS, ClusterWatch, WatchPlan
 from aks_gpu.verifier.errors import (
     TRANSIENT_STATUSES,
     TRANSPORT_ERRORS,
+    DiagnosedFault,
     GpuTimeoutError,
     VerificationError,
     access_error,
@@ -37,6 +38,7 @@ from aks_gpu.verifier.errors import (
 )
 from aks_gpu.verifier.messages import timeout_message
 from aks_gpu.verifier.report import GpuNode, GpuReport
+from aks_gpu.verifier.retry import Backoff, Deadline, without_hidden_retries
 from aks_gpu.verifier.watch_stream import MalformedWatchLine, WatchEvent, watch_events
 
 DEFAULT_SELECTOR = "=".join(ACCELERATOR_LABEL)
@@ -49,30 +51,7 @@ CONNECT_TIMEOUT = 10.0
 WATCH_READ_GRACE = 1.0
 
 ProgressFn = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with jitter between retries of failed API calls."""
-
-    initial: float = 0.5
-    factor: float = 2.0
-    maximum: float = 10.0
-
-    def delay(self, failures: int, rng: random.Random) -> float:
-        """Seconds to wait after `failures` consecutive failures."""
-        base = min(self.maximum, self.initial * self.factor ** max(failures - 1, 0))
-        # Half fixed, half random: spreads clients that failed together.
-        return base / 2 + rng.uniform(0, base / 2)
-
-
-class _Deadline:
-    def __init__(self, timeout: float, clock: Callable[[], float]) -> None:
-        self._clock = clock
-        self._end = clock() + timeout
-
-    def remaining(self) -> float:
-        return max(0.0, self._end - self._clock())
+DEFAULT_BACKOFF = Backoff()
 
 
 class GpuWaiter:
@@ -91,17 +70,18 @@ class GpuWaiter:
         progress: ProgressFn | None = None,
         *,
         resource: str | None = None,
-        backoff: Backoff = Backoff(),
+        backoff: Backoff = DEFAULT_BACKOFF,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         page_size: int = LIST_PAGE_SIZE,
+        watch: ClusterWatch | None = None,
     ) -> None:
         if expected < 0:
             raise ValueError("expected must not be negative")
         if timeout <= 0:
             raise ValueError("timeout must be positive")
-        _without_hidden_retries(api)
+        without_hidden_retries(api)
         self._core = kubernetes.client.CoreV1Api(api)
         self._server = str(api.configuration.host or "the API server")
         self._expected = expected
@@ -128,10 +108,35 @@ class GpuWaiter:
         self._expired = 0
         self._last_error: str | None = None
         self._last_progress: tuple[int, int] | None = None
+        # The diagnosis watches: their verdict ends the wait, and cuts a blocked node watch.
+        self._cluster = watch
+        self._response: urllib3.BaseHTTPResponse | None = None
+        if watch is not None:
+            watch.on_verdict(self._interrupt)
+
+    def awaiting(self) -> str:
+        """What the wait still waits for, from the running totals (for progress lines)."""
+        return (
+            f"{self._allocatable_usable}/{self._expected} {self._resource} allocatable on {self._usable_nodes} "
+            f"usable of {len(self._nodes)} GPU node(s)"
+        )
+
+    def _interrupt(self) -> None:
+        response = self._response
+        if response is not None:
+            shutdown = getattr(response, "shutdown", None)
+            with contextlib.suppress(OSError):
+                shutdown() if callable(shutdown) else response.close()
+
+    def _diagnosed(self) -> None:
+        """Raise DiagnosedFault when the diagnosis watches have named a cause."""
+        verdict = self._cluster.verdict if self._cluster is not None else None
+        if verdict is not None:
+            raise DiagnosedFault(f"{verdict.message()}\nWhen diagnosed: {self.awaiting()}.", verdict, self.report())
 
     def run(self) -> GpuReport:
         """Wait; returns the report once enough GPUs are allocatable, raises GpuTimeoutError or ClusterAccessError."""
-        deadline = _Deadline(self._timeout, self._clock)
+        deadline = Deadline(self._timeout, self._clock)
         self._progress(
             f"Waiting up to {self._timeout:g}s for {self._expected} allocatable "
             f"{self._resource} on usable nodes matching {self._selector}"
@@ -139,6 +144,7 @@ class GpuWaiter:
         while True:
             if self._resource_version is not None and self._allocatable_usable >= self._expected:
                 return self.report()
+            self._diagnosed()
             if deadline.remaining() <= 0:
                 raise GpuTimeoutError(
                     timeout_message(self.report(), self._timeout, self._selector, self._last_error), self.report()
@@ -150,7 +156,7 @@ class GpuWaiter:
         nodes = tuple(sorted(self._nodes.values(), key=lambda node: node.name))
         return GpuReport(expected=self._expected, nodes=nodes, resource=self._resource)
 
-    def _step(self, deadline: _Deadline) -> None:
+    def _step(self, deadline: Deadline) -> None:
         """One list or one watch, turning its failure into a retry or a final error."""
         try:
             if self._resource_version is None:
@@ -190,7 +196,7 @@ class GpuWaiter:
         self._allocatable_usable = sum(node.allocatable for node in usable)
         self._usable_nodes = len(usable)
 
-    def _list(self, deadline: _Deadline) -> None:
+    def _list(self, deadline: Deadline) -> None:
         nodes: dict[str, GpuNode] = {}
         token: str | None = None
         while True:
@@ -199,6 +205,7 @@ class GpuWaiter:
                 with contextlib.suppress(ValueError, AttributeError):  # an item without a name counts for nothing
                     node = GpuNode.from_api(item, self._resource)
                     nodes[node.name] = node
+                    self._observe(item)
             found = page.get("metadata")
             metadata: dict[str, Any] = found if isinstance(found, dict) else {}
             token = metadata.get("continue")
@@ -216,7 +223,7 @@ class GpuWaiter:
         self._resource_version = version
         self._succeeded()
 
-    def _list_page(self, token: str | None, deadline: _Deadline) -> dict[str, Any]:
+    def _list_page(self, token: str | None, deadline: Deadline) -> dict[str, Any]:
         # Raw JSON: building V1Node models for thousands of nodes costs far more
         # than the request itself.
         response = self._raw_list_node(
@@ -239,7 +246,7 @@ class GpuWaiter:
         # the V1NodeList its annotation names.
         return cast(urllib3.BaseHTTPResponse, self._core.list_node(_preload_content=False, **options))
 
-    def _watch(self, deadline: _Deadline) -> bool:
+    def _watch(self, deadline: Deadline) -> bool:
         """Apply watch events until the GPUs are there, the deadline passes or the stream ends.
 
         Returns whether any event arrived.
@@ -254,13 +261,18 @@ class GpuWaiter:
             _request_timeout=self._request_timeout(deadline, grace=WATCH_READ_GRACE),
         )
         received = False
+        self._response = response
         try:
             for event in watch_events(response):
                 received = True
                 self._apply(event)
-                if self._allocatable_usable >= self._expected or deadline.remaining() <= 0:
+                if self._allocatable_usable >= self._expected or deadline.remaining() <= 0 or self._stopped():
                     break
+        except TRANSPORT_ERRORS:
+            if not self._stopped():
+                raise  # a read cut by the verdict is no failure
         finally:
+            self._response = None
             response.close()
             response.release_conn()
         return received
@@ -272,6 +284,7 @@ class GpuWaiter:
             except (ValueError, AttributeError):
                 raise MalformedWatchLine(f"the watch sent a {event.type} event without a node name") from None
             self._put(gpu_node)
+            self._observe(event.object)
         elif event.type == "DELETED":
             metadata = event.object.get("metadata")
             self._drop(metadata.get("name") if isinstance(metadata, dict) else None)
@@ -279,14 +292,21 @@ class GpuWaiter:
         self._expired = 0
         self._succeeded()
 
-    def _request_timeout(self, deadline: _Deadline, grace: float) -> tuple[float, float]:
+    def _observe(self, node: dict[str, Any]) -> None:
+        if self._cluster is not None:
+            self._cluster.observe_node(node)
+
+    def _stopped(self) -> bool:
+        return self._cluster is not None and self._cluster.verdict is not None
+
+    def _request_timeout(self, deadline: Deadline, grace: float) -> tuple[float, float]:
         # The read timeout ends a connection that silently died, and keeps a
         # slow server from holding the check past its deadline. The client
         # rejects zero timeouts.
         remaining = max(deadline.remaining(), 0.1)
         return (min(CONNECT_TIMEOUT, remaining), remaining + grace)
 
-    def _on_api_error(self, error: ApiException, deadline: _Deadline) -> None:
+    def _on_api_error(self, error: ApiException, deadline: Deadline) -> None:
         if error.status in (401, 403):
             raise access_error(error, "list and watch nodes", "list and watch on nodes") from None
         if error.status == 410:
@@ -306,13 +326,13 @@ class GpuWaiter:
             f"{describe(error)}{'; ' + detail if detail else ''}"
         ) from None
 
-    def _on_transport_error(self, error: Exception, deadline: _Deadline) -> None:
+    def _on_transport_error(self, error: Exception, deadline: Deadline) -> None:
         untrusted = trust_error(error, self._server)
         if untrusted is not None:
             raise untrusted from None
         self._retry_later(describe(error, self._server), deadline)
 
-    def _retry_later(self, reason: str, deadline: _Deadline) -> None:
+    def _retry_later(self, reason: str, deadline: Deadline) -> None:
         self._last_error = reason
         self._pause(f"API error ({reason})", deadline, self._next_failure())
 
@@ -320,7 +340,7 @@ class GpuWaiter:
         self._failures += 1
         return self._failures
 
-    def _pause(self, reason: str, deadline: _Deadline, failures: int) -> None:
+    def _pause(self, reason: str, deadline: Deadline, failures: int) -> None:
         if deadline.remaining() <= 0:
             return  # the run loop reports the timeout
         delay = min(self._backoff.delay(failures, self._rng), deadline.remaining())
@@ -340,15 +360,6 @@ class GpuWaiter:
             )
 
 
-def _without_hidden_retries(api: kubernetes.client.ApiClient) -> None:
-    # urllib3 retries a failed request three more times on its own, at once and
-    # each with the whole read timeout: that overran the deadline fourfold, and
-    # its wrapper error buried the cause. The waiter retries with backoff itself.
-    pool_manager = api.rest_client.pool_manager
-    pool_manager.connection_pool_kw["retries"] = False
-    pool_manager.clear()
-
-
 def wait_for_gpus(
     api: kubernetes.client.ApiClient,
     expected: int,
@@ -356,14 +367,33 @@ def wait_for_gpus(
     selector: str = DEFAULT_SELECTOR,
     progress: ProgressFn | None = None,
     resource: str | None = None,
+    *,
+    plugin_namespace: str | None = None,
+    progress_every: float = PROGRESS_SECONDS,
 ) -> GpuReport:
-    """Wait until the usable nodes matching `selector` have `expected` allocatable `resource`.
+    """Wait until the usable nodes matching `selector` have `expected` allocatable `resource`, diagnosing on the way.
 
     `resource` defaults to nvidia.com/gpu; with MIG and the mixed strategy it is
     nvidia.com/mig-<profile>. Nodes that are not Ready, cordoned or carry a
     node-lifecycle taint are reported but not counted. With `expected` 0 it
-    only records what is there (a pool scaled to zero). Raises GpuTimeoutError
-    (with the last report) when `timeout` seconds pass first, and
-    ClusterAccessError at once on 401, 403 or an untrusted server certificate.
+    only records what is there (a pool scaled to zero).
+
+    While waiting it watches the device plugin's pods in `plugin_namespace` (when
+    given) and the GPU nodes' conditions, and reports progress every
+    `progress_every` seconds. Raises DiagnosedFault as soon as the cluster names
+    a cause waiting cannot cure (see `diagnosis`), GpuTimeoutError (with the
+    last report) when `timeout` seconds pass first, and ClusterAccessError at
+    once on 401, 403 or an untrusted server certificate.
     """
-    return GpuWaiter(api, expected, timeout, selector, progress, resource=resource).run()
+    without_hidden_retries(api)
+    waiters: list[GpuWaiter] = []
+    with ClusterWatch(
+        api,
+        WatchPlan(plugin_namespace=plugin_namespace),
+        progress=progress,
+        awaiting=lambda: waiters[0].awaiting() if waiters else "",
+        progress_every=progress_every,
+    ) as watch:
+        waiter = GpuWaiter(api, expected, timeout, selector, progress, resource=resource, watch=watch, sleep=watch.wait)
+        waiters.append(waiter)
+        return waiter.run()
