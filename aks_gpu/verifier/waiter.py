@@ -33,6 +33,7 @@ from aks_gpu.verifier.errors import (
     access_error,
     describe,
     read_body,
+    retry_after,
     status_message,
     trust_error,
 )
@@ -318,7 +319,7 @@ class GpuWaiter:
                 self._pause("The watch expired again (410 Gone)", deadline, self._expired - 1)
             return
         if error.status in TRANSIENT_STATUSES:
-            self._retry_later(describe(error), deadline)
+            self._retry_later(describe(error), deadline, at_least=retry_after(error))
             return
         detail = status_message(error)
         raise VerificationError(
@@ -332,18 +333,19 @@ class GpuWaiter:
             raise untrusted from None
         self._retry_later(describe(error, self._server), deadline)
 
-    def _retry_later(self, reason: str, deadline: Deadline) -> None:
+    def _retry_later(self, reason: str, deadline: Deadline, at_least: float | None = None) -> None:
         self._last_error = reason
-        self._pause(f"API error ({reason})", deadline, self._next_failure())
+        self._pause(f"API error ({reason})", deadline, self._next_failure(), at_least)
 
     def _next_failure(self) -> int:
         self._failures += 1
         return self._failures
 
-    def _pause(self, reason: str, deadline: Deadline, failures: int) -> None:
+    def _pause(self, reason: str, deadline: Deadline, failures: int, at_least: float | None = None) -> None:
         if deadline.remaining() <= 0:
             return  # the run loop reports the timeout
-        delay = min(self._backoff.delay(failures, self._rng), deadline.remaining())
+        # A server's Retry-After is its own estimate of when it can answer again.
+        delay = min(max(self._backoff.delay(failures, self._rng), at_least or 0.0), deadline.remaining())
         self._progress(f"{reason}; retrying in {delay:.1f}s")
         self._sleep(delay)
 
