@@ -67,7 +67,16 @@ from policy.rules.model import (
 )
 from policy.rules.pack import RULES, evaluate
 from policy.rules.pod_templates import PodSpecAt, pod_specs
-from policy.rules.pools import Pool, agent_pools, gpu_taints, is_gpu_pool, is_managed_gpu_pool, parse_taint, tolerates
+from policy.rules.pools import (
+    Pool,
+    agent_pools,
+    clusters,
+    gpu_taints,
+    is_gpu_pool,
+    is_managed_gpu_pool,
+    parse_taint,
+    tolerates,
+)
 from policy.rules.privilege import DEVICE_PLUGIN_HOST_PATH, privilege_violations
 from policy.rules.resource_types import AGENT_POOL, GENERIC_RESOURCE, K8S_PROVIDER, MANAGED_CLUSTER, canonical
 from policy.rules.vm_size_rules import (
@@ -107,6 +116,7 @@ __all__ = [
     "agent_pools",
     "canonical",
     "cluster_identity_violations",
+    "clusters",
     "device_plugin_conflict_violations",
     "evaluate",
     "gpu_limit_problem",

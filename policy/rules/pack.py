@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from policy.rules.arm import CLUSTER_TYPE
 from policy.rules.cluster_rules import (
     cluster_identity_violations,
     kubeconfig_secrecy_problem,
@@ -27,7 +28,8 @@ RULES: tuple[Rule, ...] = (
         name="gpu-vm-size-not-retired",
         description=(
             "No GPU pool uses a VM size that aks_gpu/facts/vm_sizes.py marks unsupported by AKS GPU "
-            "pools, or that Azure has retired in the cluster's region."
+            "pools, or that Azure has retired in the cluster's region. Pools are found wherever they are "
+            "declared: an AgentPool, a cluster's agentPoolProfiles, a generic ARM resource, an ARM template."
         ),
         enforcement=MANDATORY,
         severity="high",
@@ -118,7 +120,11 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="cluster-rbac-and-managed-identity",
-        description="The AKS cluster enables Kubernetes RBAC and runs as a managed identity.",
+        description=(
+            "Every AKS cluster enables Kubernetes RBAC and runs as a managed identity, however it is "
+            f"declared: a ManagedCluster, a generic ARM resource (resources:Resource) of type {CLUSTER_TYPE}, "
+            "or a cluster inside an ARM template deployment."
+        ),
         enforcement=MANDATORY,
         severity="high",
         scope="resource",
