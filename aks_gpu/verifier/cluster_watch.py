@@ -22,7 +22,16 @@ import kubernetes.client
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from aks_gpu.verifier.diagnosis import Diagnosis, Finding, LogNeeded, Role, explain_crash
+from aks_gpu.verifier.diagnosis import (
+    SCHEDULING_GRACE_SECONDS,
+    Diagnosis,
+    EventsNeeded,
+    Finding,
+    LogNeeded,
+    Role,
+    explain_crash,
+    explain_pull,
+)
 from aks_gpu.verifier.errors import TRANSPORT_ERRORS, describe, read_body
 from aks_gpu.verifier.list_watch import ListWatch, WatchTarget
 from aks_gpu.verifier.tracker import Tracker, is_plugin_pod
@@ -81,6 +90,7 @@ class ClusterWatch:
         awaiting: Callable[[], str] = lambda: "",
         clock: Callable[[], float] = time.monotonic,
         progress_every: float = PROGRESS_SECONDS,
+        scheduling_grace: float = SCHEDULING_GRACE_SECONDS,
     ) -> None:
         self._api = api
         self._plan = plan
@@ -89,7 +99,9 @@ class ClusterWatch:
         self._clock = clock
         self._progress_every = progress_every
         self._lock = threading.Condition()
-        self._tracker = Tracker()
+        self._tracker = Tracker(scheduling_grace)
+        # Set when the Job itself cannot be read: then no wait can end well.
+        self._refusal: str | None = None
         self._stop = threading.Event()
         self._verdict: Diagnosis | None = None
         self._callbacks: list[Callable[[], None]] = []
@@ -102,7 +114,7 @@ class ClusterWatch:
     def __enter__(self) -> ClusterWatch:
         self._started = self._clock()
         for target, source in self._plan.targets():
-            thread = ListWatch(self._api, target, self._handler(source), self._refused, self._stop)
+            thread = ListWatch(self._api, target, self._handler(source), self._refused_for(source), self._stop)
             self._threads.append(thread)
             thread.start()
         threading.Thread(target=self._tick, name="watch-ticker", daemon=True).start()
@@ -133,6 +145,18 @@ class ClusterWatch:
         with self._lock:
             return self._tracker.job_done
 
+    @property
+    def job_seen(self) -> bool:
+        """Whether the watched Job has been seen at all."""
+        with self._lock:
+            return self._tracker.job_seen
+
+    @property
+    def refusal(self) -> str | None:
+        """Why the Job could not be read (401/403), if it could not."""
+        with self._lock:
+            return self._refusal
+
     def on_verdict(self, callback: Callable[[], None]) -> None:
         """Call `callback` (from a watch thread) when a verdict arrives: the waiter cuts its blocked read."""
         with self._lock:
@@ -141,7 +165,9 @@ class ClusterWatch:
     def wait(self, timeout: float) -> None:
         """Block until a verdict, the Job's completion, or `timeout` seconds."""
         with self._lock:
-            self._lock.wait_for(lambda: self._verdict is not None or self._tracker.job_done, timeout)
+            self._lock.wait_for(
+                lambda: self._verdict is not None or self._tracker.job_done or self._refusal is not None, timeout
+            )
 
     def observe_node(self, node: dict[str, Any]) -> None:
         """A node the GPU waiter saw: its GPU problem conditions are judged here."""
@@ -185,15 +211,28 @@ class ClusterWatch:
         role: Role = "device-plugin" if source == "plugin-pods" else "workload"
         return self._tracker.pod(change, item, role, now)
 
-    def _refused(self, message: str) -> None:
-        self._progress(f"Diagnosis narrowed: {message}; the wait goes on without it")
+    def _refused_for(self, source: str) -> Callable[[str], None]:
+        def refused(message: str) -> None:
+            if source == "job":
+                with self._lock:
+                    self._refusal = message
+                    self._lock.notify_all()
+                return
+            self._progress(f"Diagnosis narrowed: {message}; the wait goes on without it")
+
+        return refused
 
     def _conclude(self, found: Finding) -> None:
         with self._lock:
             if self._verdict is not None or self._resolving:
                 return
             self._resolving = True
-        diagnosis = self._explain(found) if isinstance(found, LogNeeded) else found
+        if isinstance(found, LogNeeded):
+            diagnosis = self._explain(found)
+        elif isinstance(found, EventsNeeded):
+            diagnosis = explain_pull(found, self._pull_messages(found))
+        else:
+            diagnosis = found
         with self._lock:
             self._verdict = diagnosis
             callbacks = list(self._callbacks)
@@ -221,6 +260,18 @@ class ClusterWatch:
         except TRANSPORT_ERRORS as error:
             log = f"(the log could not be read: {describe(error)})"
         return explain_crash(needed, log)
+
+    def _pull_messages(self, needed: EventsNeeded) -> list[str]:
+        """The messages of the pod's events, oldest first ([] when they cannot be read)."""
+        core = kubernetes.client.CoreV1Api(self._api)
+        selector = f"{POD_EVENTS},involvedObject.name={needed.pod}"
+        try:
+            events = core.list_namespaced_event(
+                needed.namespace, field_selector=selector, _request_timeout=(10.0, 20.0)
+            )
+        except (ApiException, *TRANSPORT_ERRORS):
+            return []
+        return [str(item.message or "") for item in events.items or []]
 
     def _tick(self) -> None:
         next_report = self._started + self._progress_every

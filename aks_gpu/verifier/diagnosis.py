@@ -52,6 +52,9 @@ CONFIG_FINAL = frozenset({"CreateContainerConfigError"})
 # A taint that only says a node is joining or unhealthy: the scheduler's reason is then not final.
 NODE_LIFECYCLE_TAINT = "node.kubernetes.io/"
 SCALE_UP_TRIGGERED = "TriggeredScaleUp"
+# The kubelet's event for a failed pull; its message carries the registry's answer.
+PULL_FAILED_EVENT = "Failed"
+PULL_FAILED_TEXT = "Failed to pull image"
 NO_SCALE_UP = "NotTriggerScaleUp"
 
 _TITLES: dict[FaultKind, str] = {
@@ -111,7 +114,30 @@ class LogNeeded:
     diagnosis: Diagnosis
 
 
-Finding = Diagnosis | LogNeeded
+@dataclass(frozen=True)
+class EventsNeeded:
+    """An image pull is definitive; the registry's words are in the pod's Failed events, not yet seen."""
+
+    namespace: str
+    pod: str
+    diagnosis: Diagnosis
+
+
+Finding = Diagnosis | LogNeeded | EventsNeeded
+
+
+def explain_pull(needed: EventsNeeded, messages: list[str]) -> Diagnosis:
+    """The pull's diagnosis with the newest pull failure message among `messages` and its known cause."""
+    message = next((m for m in reversed(messages) if PULL_FAILED_TEXT in m), None)
+    if message is None:
+        return needed.diagnosis
+    known = find_signature(message, PULL_SIGNATURES)
+    return replace(
+        needed.diagnosis,
+        quote=f"{needed.diagnosis.quote}; {message}",
+        cause=known.cause if known else None,
+        next_step=known.next_step if known else None,
+    )
 
 
 def explain_crash(needed: LogNeeded, log: str) -> Diagnosis:
@@ -143,7 +169,7 @@ def container_fault(pod: PodView, role: Role, pull_error: str | None = None) -> 
     return None
 
 
-def _pull_fault(pod: PodView, role: Role, container: ContainerView, pull_error: str | None) -> Diagnosis | None:
+def _pull_fault(pod: PodView, role: Role, container: ContainerView, pull_error: str | None) -> Finding | None:
     reason = container.waiting_reason
     if reason in CONFIG_FINAL:
         return Diagnosis("container-config", _who(pod, role, container), f"{reason}: {container.waiting_message}")
@@ -151,13 +177,15 @@ def _pull_fault(pod: PodView, role: Role, container: ContainerView, pull_error: 
     known = find_signature(words, PULL_SIGNATURES)
     if reason not in PULL_FINAL and not (reason == "ErrImagePull" and known is not None):
         return None
-    return Diagnosis(
+    diagnosis = Diagnosis(
         "image-pull",
         _who(pod, role, container),
         f"{reason}: {words or 'no message'}",
         known.cause if known else None,
         known.next_step if known else None,
     )
+    # ImagePullBackOff's own message is only "Back-off pulling image": the registry's is in an event.
+    return diagnosis if pull_error else EventsNeeded(pod.namespace, pod.name, diagnosis)
 
 
 def _crash_fault(pod: PodView, role: Role, container: ContainerView) -> LogNeeded | None:
@@ -217,13 +245,15 @@ def _conditions(obj: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
 
 
-def scheduling_fault(pod: PodView, pending_for: float, autoscaler_answered: bool) -> Diagnosis | None:
-    """The scheduler's refusal, once it lasted `SCHEDULING_GRACE_SECONDS` and no autoscaler answered for the pod.
+def scheduling_fault(
+    pod: PodView, pending_for: float, autoscaler_answered: bool, grace: float = SCHEDULING_GRACE_SECONDS
+) -> Diagnosis | None:
+    """The scheduler's refusal, once it lasted `grace` seconds and no cluster autoscaler answered for the pod.
 
     A refusal that only names a joining node's taint (node.kubernetes.io/not-ready) is never final.
     """
     reason = pod.unschedulable
-    if reason is None or autoscaler_answered or pending_for < SCHEDULING_GRACE_SECONDS:
+    if reason is None or autoscaler_answered or pending_for < grace:
         return None
     if NODE_LIFECYCLE_TAINT in reason:
         return None

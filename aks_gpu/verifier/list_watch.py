@@ -167,6 +167,8 @@ class ListWatch(threading.Thread):
         with self._lock:
             self._response = response
         try:
+            if self._stop_event.is_set():
+                return  # stopped before the response could be cut
             for event in watch_events(response):
                 if self._stop_event.is_set():
                     return

@@ -17,9 +17,13 @@ from aks_gpu.facts import device_plugin
 from aks_gpu.verifier.cluster_state import EventView, PodView
 from aks_gpu.verifier.diagnosis import (
     NO_SCALE_UP,
+    PULL_FAILED_EVENT,
+    PULL_FAILED_TEXT,
     SCALE_UP_TRIGGERED,
+    SCHEDULING_GRACE_SECONDS,
     Diagnosis,
     Finding,
+    LogNeeded,
     Role,
     container_fault,
     failed_pod_fault,
@@ -31,9 +35,6 @@ from aks_gpu.verifier.diagnosis import (
 )
 
 PodKey = tuple[str, str]
-# The kubelet's event for a failed pull; its message carries the registry's answer.
-PULL_FAILED_EVENT = "Failed"
-PULL_FAILED_TEXT = "Failed to pull image"
 
 
 def is_plugin_pod(pod: dict[str, Any]) -> bool:
@@ -53,7 +54,8 @@ def is_plugin_pod(pod: dict[str, Any]) -> bool:
 class Tracker:
     """The pods, events, nodes and Job the watches reported, judged one change at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, scheduling_grace: float = SCHEDULING_GRACE_SECONDS) -> None:
+        self._grace = scheduling_grace
         self._pods: dict[PodKey, tuple[PodView, Role]] = {}
         self._pull_errors: dict[PodKey, str] = {}
         self._no_scale_up: dict[PodKey, EventView] = {}
@@ -61,10 +63,12 @@ class Tracker:
         # Unschedulable pods and when (clock seconds) this wait first saw them so.
         self._pending: dict[PodKey, float] = {}
         self._failed: set[PodKey] = set()
+        self._last_failed: PodView | None = None
         # Running totals: the progress line must not walk every pod.
         self._plugin_ready = 0
         self._phases: collections.Counter[tuple[Role, str]] = collections.Counter()
         self.job_done = False
+        self.job_seen = False
         self.events_seen = 0
 
     # --- changes --------------------------------------------------------------
@@ -107,17 +111,22 @@ class Tracker:
         """A GPU node's problem condition, if one is True."""
         return node_condition_fault(node)
 
-    def job(self, job: dict[str, Any]) -> Diagnosis | None:
-        """Apply the Job's latest state: records completion; returns its failure, if it failed."""
+    def job(self, job: dict[str, Any]) -> Finding | None:
+        """Apply the Job's latest state: records completion; returns its failure (with its last failed pod's log)."""
+        self.job_seen = True
         self.job_done = job_complete(job)
-        return job_fault(job)
+        failed = job_fault(job)
+        last = self._last_failed
+        if failed is None or last is None or not last.containers:
+            return failed
+        return LogNeeded(last.namespace, last.name, last.containers[0].name, False, failed)
 
     def due(self, now: float) -> Diagnosis | None:
         """Scheduling refusals that have lasted past their grace; walks only the unschedulable pods."""
         for key, since in self._pending.items():
             view, role = self._pods[key]
             if role == "workload":
-                found = scheduling_fault(view, now - since, key in self._answered)
+                found = scheduling_fault(view, now - since, key in self._answered, self._grace)
                 if found is not None:
                     return found
         return None
@@ -155,6 +164,7 @@ class Tracker:
             self._no_scale_up.pop(key, None)
         if role == "workload" and view.phase == "Failed":
             self._failed.add(key)
+            self._last_failed = view
 
     def _forget(self, key: PodKey) -> None:
         old = self._pods.pop(key, None)

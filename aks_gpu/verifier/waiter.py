@@ -162,7 +162,7 @@ class GpuWaiter:
         try:
             if self._resource_version is None:
                 self._list(deadline)
-            elif not self._watch(deadline):
+            elif not self._watch(deadline) and not self._stopped():
                 self._pause("The watch closed without any event", deadline, self._next_failure())
         except ApiException as error:
             if error.status:
@@ -262,8 +262,11 @@ class GpuWaiter:
             _request_timeout=self._request_timeout(deadline, grace=WATCH_READ_GRACE),
         )
         received = False
+        # Set before the verdict is checked: a verdict after this check finds the response to cut.
         self._response = response
         try:
+            if self._stopped():
+                return True
             for event in watch_events(response):
                 received = True
                 self._apply(event)
@@ -342,7 +345,7 @@ class GpuWaiter:
         return self._failures
 
     def _pause(self, reason: str, deadline: Deadline, failures: int, at_least: float | None = None) -> None:
-        if deadline.remaining() <= 0:
+        if deadline.remaining() <= 0 or self._stopped():
             return  # the run loop reports the timeout
         # A server's Retry-After is its own estimate of when it can answer again.
         delay = min(max(self._backoff.delay(failures, self._rng), at_least or 0.0), deadline.remaining())

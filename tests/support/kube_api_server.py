@@ -1,16 +1,21 @@
 """A small Kubernetes API server for tests and benchmarks, on 127.0.0.1.
 
-It serves the few endpoints `components.verify` uses, over real HTTP (or HTTPS
+It serves what the verifier and its diagnosis read, over real HTTP (or HTTPS
 with client certificates), so the official `kubernetes` client is exercised as
 it is against a cluster:
 
-- GET /api/v1/nodes: list with labelSelector (equality terms), limit/continue
-  and resourceVersion; watch=true streams newline-delimited JSON events with
-  chunked transfer encoding, from the requested resourceVersion, with
-  BOOKMARK events when allowWatchBookmarks=true.
+- list and watch of nodes (GET /api/v1/nodes), pods and events
+  (/api/v1/namespaces/{ns}/pods|events) and Jobs
+  (/apis/batch/v1/namespaces/{ns}/jobs): labelSelector and fieldSelector
+  (equality terms on any field path, e.g. involvedObject.kind=Pod,
+  metadata.name=x), limit/continue and resourceVersion; watch=true streams
+  newline-delimited JSON events with chunked transfer encoding, from the
+  requested resourceVersion (one resourceVersion sequence for all kinds, as
+  etcd's), with BOOKMARK events when allowWatchBookmarks=true. An object
+  leaving a watch's selection arrives as DELETED, one entering as ADDED.
 - GET /apis/batch/v1/namespaces/{ns}/jobs/{name}
-- GET /api/v1/namespaces/{ns}/pods?labelSelector=...
-- GET /api/v1/namespaces/{ns}/pods/{name}/log (tailLines)
+- GET /api/v1/namespaces/{ns}/pods/{name}/log (container, tailLines, and
+  previous=true for the crashed instance's log, 400 when there is none)
 - POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews: not allowed for
   the first `deny_access_reviews(n)` reviews, allowed afterwards
 
@@ -23,7 +28,10 @@ can bound them; the server binds only 127.0.0.1.
 Simplifications: a paginated list is served from the current state rather than
 a snapshot, and only equality selectors (=, ==, !=) are understood.
 
-Cost: node names are kept sorted as they change (bisect), and a continue
+The injected watch faults (cut, garbled, expired streams) apply to node
+watches only: they target the GPU waiter, not the diagnosis watches beside it.
+
+Cost: each kind's keys are kept sorted as they change (bisect), and a continue
 token names the last key served, as the real API server's does, so serving
 one page costs O(page + log n) rather than sorting the whole cluster: the
 benchmark's rows time the verifier, not this server.
@@ -49,90 +57,24 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from tests.support.kube_objects import (
+    GPU_LABELS,
+    cpu_node,
+    field_selector_matches,
+    gpu_node,
+    job,
+    lifecycle_taints,
+    pod,
+    selector_matches,
+)
+
+__all__ = ["GPU_LABELS", "KubeApiServer", "TlsFiles", "cpu_node", "gpu_node", "lifecycle_taints"]
+
 DEFAULT_TOKEN = "test-token-4f9c2e7a1b"
-GPU_LABELS = {"kubernetes.azure.com/accelerator": "nvidia"}
 NODES_PATH = "/api/v1/nodes"
-
-
-def gpu_node(
-    name: str,
-    capacity: int = 1,
-    allocatable: int | None = None,
-    *,
-    vm_size: str | None = "Standard_NC4as_T4_v3",
-    labels: dict[str, str] | None = None,
-    resource: str = "nvidia.com/gpu",
-    ready: str | None = "True",
-    unschedulable: bool = False,
-    taints: list[dict[str, str]] | None = None,
-) -> dict[str, Any]:
-    """A GPU node as AKS shows it; `allocatable` defaults to `capacity`.
-
-    `ready` is the Ready condition's status (None: no conditions yet); the
-    node lifecycle controller's taints for it are not added by themselves:
-    pass them in `taints` (see `lifecycle_taints`).
-    """
-    node_labels = {**GPU_LABELS, **(labels or {})}
-    if vm_size:
-        node_labels["node.kubernetes.io/instance-type"] = vm_size
-    gpus = {resource: str(capacity)} if capacity else {}
-    free = capacity if allocatable is None else allocatable
-    node = _node(
-        name,
-        node_labels,
-        capacity={"cpu": "4", "memory": "28Gi", **gpus},
-        allocatable={"cpu": "3860m", "memory": "24Gi", **({resource: str(free)} if gpus else {})},
-    )
-    if ready is not None:
-        reason = {"True": "KubeletReady", "False": "KubeletNotReady", "Unknown": "NodeStatusUnknown"}.get(ready, "")
-        node["status"]["conditions"] = [
-            {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory"},
-            {"type": "Ready", "status": ready, "reason": reason, "message": f"test node is {reason}"},
-        ]
-    if unschedulable:
-        node["spec"]["unschedulable"] = True
-    if taints:
-        node["spec"]["taints"] = taints
-    return node
-
-
-def lifecycle_taints(*keys: str) -> list[dict[str, str]]:
-    """The NoSchedule and NoExecute taints the node lifecycle controller adds, e.g. for "unreachable"."""
-    return [
-        {"key": f"node.kubernetes.io/{key}", "effect": effect, "timeAdded": "2026-01-01T00:00:00Z"}
-        for key in keys
-        for effect in ("NoSchedule", "NoExecute")
-    ]
-
-
-def cpu_node(name: str) -> dict[str, Any]:
-    """A system-pool node: not matched by the GPU selector."""
-    labels = {"kubernetes.azure.com/agentpool": "system", "node.kubernetes.io/instance-type": "Standard_D4ds_v5"}
-    return _node(name, labels, capacity={"cpu": "4"}, allocatable={"cpu": "3860m"})
-
-
-def _node(name: str, labels: dict[str, str], capacity: dict[str, str], allocatable: dict[str, str]) -> dict[str, Any]:
-    return {
-        "kind": "Node",
-        "apiVersion": "v1",
-        "metadata": {"name": name, "labels": labels, "uid": f"uid-{name}"},
-        "spec": {},
-        "status": {"capacity": capacity, "allocatable": allocatable},
-    }
-
-
-def selector_matches(selector: str | None, labels: dict[str, str]) -> bool:
-    """Whether `labels` satisfy a comma-separated equality label selector."""
-    for term in filter(None, (selector or "").split(",")):
-        if "!=" in term:
-            key, value = term.split("!=", 1)
-            if labels.get(key.strip()) == value.strip():
-                return False
-            continue
-        key, value = term.replace("==", "=").split("=", 1)
-        if labels.get(key.strip()) != value.strip():
-            return False
-    return True
+# The collections served with list and watch; the key of a namespaced object is "namespace/name".
+Collection = str
+COLLECTIONS = ("nodes", "pods", "events", "jobs")
 
 
 @dataclass(frozen=True)
@@ -153,6 +95,7 @@ class _Change:
     type: str
     old: dict[str, Any] | None
     new: dict[str, Any] | None
+    collection: Collection
 
 
 @dataclass
@@ -201,18 +144,19 @@ class KubeApiServer:
         # alert; with 1.3 the alert races the client's first read and may arrive as a plain EOF.
         self._max_tls = max_tls
         self._lock = threading.Condition()
-        self._nodes: dict[str, dict[str, Any]] = {}
-        # The keys of self._nodes in order, kept as nodes come and go, so a
-        # list page never sorts the cluster.
-        self._names: list[str] = []
+        # Per collection: objects by key ("name", or "namespace/name"), and the keys
+        # in order, kept as objects come and go, so a list page never sorts the cluster.
+        self._objects: dict[Collection, dict[str, dict[str, Any]]] = {c: {} for c in COLLECTIONS}
+        self._keys: dict[Collection, list[str]] = {c: [] for c in COLLECTIONS}
         self._history: list[_Change] = []
         self._resource_version = 100
-        self._jobs: dict[tuple[str, str], dict[str, Any]] = {}
-        self._pods: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
+        # Container logs by (namespace, pod, container or None, previous).
+        self._logs: dict[tuple[str, str, str | None, bool], str] = {}
         self._faults = _Faults()
         self._requests: collections.deque[Request] = collections.deque(maxlen=REQUEST_LOG_LIMIT)
         self._counts: collections.Counter[tuple[str, bool]] = collections.Counter()
-        self._watches_opened = 0
+        # Watch streams opened, per collection (wait_for_watch counts the node watches).
+        self._opened: collections.Counter[Collection] = collections.Counter()
         self._reviews_to_deny = 0
         self.access_reviews: list[dict[str, Any]] = []
         self._stopping = False
@@ -295,52 +239,72 @@ class KubeApiServer:
 
     def put_nodes(self, nodes: Iterable[dict[str, Any]]) -> str:
         """Add or replace nodes (one resourceVersion each); returns the last one."""
-        with self._lock:
-            for node in nodes:
-                name = node["metadata"]["name"]
-                old = self._nodes.get(name)
-                if old is None:
-                    bisect.insort(self._names, name)
-                self._nodes[name] = self._record("MODIFIED" if old else "ADDED", old, node)
-            self._lock.notify_all()
-            return str(self._resource_version)
+        return self.put_objects("nodes", nodes)
 
     def put_node(self, node: dict[str, Any]) -> str:
         return self.put_nodes([node])
 
     def delete_node(self, name: str) -> str:
+        return self.delete_object("nodes", name)
+
+    def put_objects(self, collection: Collection, objects: Iterable[dict[str, Any]]) -> str:
+        """Add or replace objects of `collection` (nodes, pods, events, jobs); returns the last resourceVersion."""
         with self._lock:
-            self._record("DELETED", self._nodes.pop(name), None)
-            del self._names[bisect.bisect_left(self._names, name)]
+            for obj in objects:
+                key = _key(obj)
+                store = self._objects[collection]
+                old = store.get(key)
+                if old is None:
+                    bisect.insort(self._keys[collection], key)
+                store[key] = self._record(collection, "MODIFIED" if old else "ADDED", old, obj)
             self._lock.notify_all()
             return str(self._resource_version)
+
+    def put_object(self, collection: Collection, obj: dict[str, Any]) -> str:
+        return self.put_objects(collection, [obj])
+
+    def delete_object(self, collection: Collection, key: str) -> str:
+        """Delete the object with `key` ("name" for nodes, else "namespace/name")."""
+        with self._lock:
+            self._record(collection, "DELETED", self._objects[collection].pop(key), None)
+            keys = self._keys[collection]
+            del keys[bisect.bisect_left(keys, key)]
+            self._lock.notify_all()
+            return str(self._resource_version)
+
+    def get_object(self, collection: Collection, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._objects[collection].get(key)
+
+    def set_log(
+        self, namespace: str, pod_name: str, log: str, *, container: str | None = None, previous: bool = False
+    ) -> None:
+        """The log `?previous=true` (the crashed instance) or the current one serves for the pod's container."""
+        with self._lock:
+            self._logs[(namespace, pod_name, container, previous)] = log
 
     def bookmark(self) -> None:
         """Send a BOOKMARK with the current resourceVersion to open watches."""
         with self._lock:
-            self._history.append(_Change(self._resource_version, "BOOKMARK", None, None))
+            self._history.append(_Change(self._resource_version, "BOOKMARK", None, None, ""))
             self._lock.notify_all()
 
-    def _record(self, event_type: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:
+    def _record(
+        self, collection: Collection, event_type: str, old: dict[str, Any] | None, new: dict[str, Any] | None
+    ) -> dict[str, Any]:
         """Append a change at the next resourceVersion; returns the stored object."""
         self._resource_version += 1
         # Stamp a copy: callers may reuse the dict they passed in.
         stored = json.loads(json.dumps(new if new is not None else old))
         stored["metadata"]["resourceVersion"] = str(self._resource_version)
         if new is None:  # a DELETED event carries the last state, at the deletion's version
-            self._history.append(_Change(self._resource_version, event_type, stored, None))
+            self._history.append(_Change(self._resource_version, event_type, stored, None, collection))
         else:
-            self._history.append(_Change(self._resource_version, event_type, old, stored))
+            self._history.append(_Change(self._resource_version, event_type, old, stored, collection))
         return stored
 
     def put_job(self, namespace: str, name: str, conditions: list[dict[str, str]]) -> None:
-        self._jobs[(namespace, name)] = {
-            "kind": "Job",
-            "apiVersion": "batch/v1",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {"template": {"spec": {"containers": [], "restartPolicy": "Never"}}},
-            "status": {"conditions": [{"lastTransitionTime": "2026-01-01T00:00:00Z", **c} for c in conditions]},
-        }
+        self.put_object("jobs", job(namespace, name, conditions))
 
     def put_pod(
         self,
@@ -354,20 +318,13 @@ class KubeApiServer:
         node: str | None = None,
         annotations: dict[str, str] | None = None,
     ) -> None:
-        pod = {
-            "kind": "Pod",
-            "apiVersion": "v1",
-            "metadata": {
-                "name": name,
-                "namespace": namespace,
-                "labels": {"job-name": job, "batch.kubernetes.io/job-name": job},
-                "creationTimestamp": created,
-                "annotations": annotations or {},
-            },
-            "spec": {"containers": [{"name": "main", "image": "sample"}], "nodeName": node},
-            "status": {"phase": phase},
-        }
-        self._pods[(namespace, name)] = (pod, log)
+        """A finished Job pod with its log (the result readers' view)."""
+        labels = {"job-name": job, "batch.kubernetes.io/job-name": job}
+        self.put_object(
+            "pods",
+            pod(namespace, name, labels=labels, node=node, phase=phase, created=created, annotations=annotations),
+        )
+        self.set_log(namespace, name, log)
 
     # --- faults ------------------------------------------------------------------
 
@@ -442,9 +399,9 @@ class KubeApiServer:
             if not self._lock.wait_for(condition, timeout):
                 raise AssertionError("the test server did not reach the expected state")
 
-    def wait_for_watch(self, number: int = 1, timeout: float = 10.0) -> None:
-        """Block until the `number`-th watch stream since the start is open."""
-        self.wait_until(lambda: self._watches_opened >= number, timeout)
+    def wait_for_watch(self, number: int = 1, timeout: float = 10.0, collection: Collection = "nodes") -> None:
+        """Block until the `number`-th watch stream of `collection` since the start is open."""
+        self.wait_until(lambda: self._opened[collection] >= number, timeout)
 
     # --- request handling (called from the handler threads) -------------------
 
@@ -468,45 +425,64 @@ class KubeApiServer:
         return None
 
     def _list_nodes(self, query: dict[str, str]) -> dict[str, Any]:
-        selector = query.get("labelSelector")
+        return self._list("nodes", None, query)
+
+    def _list(self, collection: Collection, namespace: str | None, query: dict[str, str]) -> dict[str, Any]:
+        """One page of `collection` (in `namespace`), as the API server pages: limit, continue, resourceVersion."""
+        match = _matcher(query)
+        keys = self._keys[collection]
+        prefix = f"{namespace}/" if namespace else ""
         with self._lock:
             after, snapshot = _decode_continue(query.get("continue"), self._resource_version)
-            limit = int(query.get("limit") or 0) or len(self._names)
-            # Walk the sorted names from the last key served: a page costs its
-            # own size (plus the nodes the selector skips), not the cluster's.
-            index = bisect.bisect_right(self._names, after) if after is not None else 0
+            limit = int(query.get("limit") or 0) or len(keys)
+            # Walk the sorted keys from the last key served: a page costs its
+            # own size (plus the objects the selectors skip), not the cluster's.
+            index = bisect.bisect_right(keys, after) if after is not None else bisect.bisect_left(keys, prefix)
             page: list[dict[str, Any]] = []
-            while len(page) < limit and (index := self._next_match(index, selector)) < len(self._names):
-                page.append(self._nodes[self._names[index]])
+            while len(page) < limit and (index := self._next_match(collection, index, prefix, match)) < len(keys):
+                page.append(self._objects[collection][keys[index]])
                 index += 1
             # Peeking for one more match is amortised: the next page starts there.
-            more = self._next_match(index, selector) < len(self._names)
-            remaining = len(self._names) - index
+            more = self._next_match(collection, index, prefix, match) < len(keys)
+            remaining = len(keys) - index
         metadata: dict[str, Any] = {"resourceVersion": str(snapshot)}
         if page and more:
-            metadata["continue"] = _encode_continue(page[-1]["metadata"]["name"], snapshot)
-            if not selector:
+            metadata["continue"] = _encode_continue(_key(page[-1]), snapshot)
+            if not query.get("labelSelector") and not query.get("fieldSelector") and not namespace:
                 # The real API server gives the count only for lists without selectors.
                 metadata["remainingItemCount"] = remaining
-        return {"kind": "NodeList", "apiVersion": "v1", "metadata": metadata, "items": page}
+        kind = {"nodes": "NodeList", "pods": "PodList", "events": "EventList", "jobs": "JobList"}[collection]
+        return {
+            "kind": kind,
+            "apiVersion": "batch/v1" if collection == "jobs" else "v1",
+            "metadata": metadata,
+            "items": page,
+        }
 
-    def _next_match(self, index: int, selector: str | None) -> int:
-        """The first position at or after `index` whose node the selector matches (len(names) if none)."""
-        while index < len(self._names) and not selector_matches(
-            selector, self._nodes[self._names[index]]["metadata"]["labels"]
-        ):
+    def _next_match(
+        self, collection: Collection, index: int, prefix: str, match: Callable[[dict[str, Any]], bool]
+    ) -> int:
+        """The first position at or after `index` whose object matches (len(keys) if none, or past the namespace)."""
+        keys = self._keys[collection]
+        while index < len(keys):
+            if not keys[index].startswith(prefix):
+                return len(keys)
+            if match(self._objects[collection][keys[index]]):
+                return index
             index += 1
         return index
 
-    def _watch_start(self, resource_version: str) -> tuple[int, bool | None]:
+    def _watch_start(self, resource_version: str, faults: bool = True) -> tuple[int, bool | None]:
         """History index to stream from, and whether (and how) to answer 410."""
         with self._lock:
-            gone = self._faults.gone.pop(resource_version, self._faults.gone_always)
+            gone = self._faults.gone.pop(resource_version, self._faults.gone_always) if faults else None
             # History is appended in resourceVersion order: bisect, not a scan.
             start = bisect.bisect_right(self._history, int(resource_version), key=lambda c: c.resource_version)
             return start, gone
 
-    def _next_events(self, cursor: int, until: float, query: dict[str, str]) -> tuple[int, list[dict[str, Any]]] | None:
+    def _next_events(
+        self, cursor: int, until: float, query: dict[str, str], collection: Collection, namespace: str | None
+    ) -> tuple[int, list[dict[str, Any]]] | None:
         """Wait for history past `cursor`; None when the watch should end."""
         with self._lock:
             self._lock.wait_for(
@@ -515,12 +491,12 @@ class KubeApiServer:
             if self._stopping or len(self._history) <= cursor:
                 return None
             changes = self._history[cursor:]
-        events = [e for c in changes if (e := _event_for(c, query)) is not None]
+        events = [e for c in changes if (e := _event_for(c, query, collection, namespace)) is not None]
         return cursor + len(changes), events
 
-    def _watch_opened(self) -> None:
+    def _watch_opened(self, collection: Collection = "nodes") -> None:
         with self._lock:
-            self._watches_opened += 1
+            self._opened[collection] += 1
             self._lock.notify_all()
 
     def _take_garbage(self) -> str | None:
@@ -534,7 +510,21 @@ class KubeApiServer:
             return after
 
 
-def _event_for(change: _Change, query: dict[str, str]) -> dict[str, Any] | None:
+def _key(obj: dict[str, Any]) -> str:
+    metadata = obj["metadata"]
+    return f"{metadata['namespace']}/{metadata['name']}" if metadata.get("namespace") else metadata["name"]
+
+
+def _matcher(query: dict[str, str]) -> Callable[[dict[str, Any]], bool]:
+    labels, fields = query.get("labelSelector"), query.get("fieldSelector")
+    return lambda obj: (
+        selector_matches(labels, obj["metadata"].get("labels") or {}) and field_selector_matches(fields, obj)
+    )
+
+
+def _event_for(
+    change: _Change, query: dict[str, str], collection: Collection, namespace: str | None
+) -> dict[str, Any] | None:
     """The event a watcher with this query sees for a change, as the API server
     does it: an object leaving the selection is DELETED, one entering is ADDED."""
     if change.type == "BOOKMARK":
@@ -542,9 +532,14 @@ def _event_for(change: _Change, query: dict[str, str]) -> dict[str, Any] | None:
             return None
         metadata = {"resourceVersion": str(change.resource_version)}
         return {"type": "BOOKMARK", "object": {"kind": "Node", "apiVersion": "v1", "metadata": metadata}}
-    selector = query.get("labelSelector")
-    was = change.old is not None and selector_matches(selector, change.old["metadata"]["labels"])
-    now = change.new is not None and selector_matches(selector, change.new["metadata"]["labels"])
+    if change.collection != collection:
+        return None
+    match = _matcher(query)
+
+    def selected(obj: dict[str, Any] | None) -> bool:
+        return obj is not None and (namespace is None or obj["metadata"].get("namespace") == namespace) and match(obj)
+
+    was, now = selected(change.old), selected(change.new)
     if was and now:
         return {"type": "MODIFIED", "object": change.new}
     if now:
@@ -622,27 +617,28 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, parts: list[str], query: dict[str, str]) -> None:
         match parts:
-            case ["api", "v1", "nodes"] if query.get("watch") == "true":
-                self._watch_nodes(query)
-            case ["api", "v1", "nodes"] if (garbage := self.api._take_list_garbage()) is not None:
+            case ["api", "v1", "nodes"] if (
+                query.get("watch") != "true" and (garbage := self.api._take_list_garbage()) is not None
+            ):
                 self._send(200, *garbage)
             case ["api", "v1", "nodes"]:
-                self._send_json(200, self.api._list_nodes(query))
+                self._collection("nodes", None, query)
+            case ["api", "v1", "namespaces", namespace, ("pods" | "events") as collection]:
+                self._collection(collection, namespace, query)
+            case ["apis", "batch", "v1", "namespaces", namespace, "jobs"]:
+                self._collection("jobs", namespace, query)
             case ["apis", "batch", "v1", "namespaces", namespace, "jobs", name]:
-                self._send_found(self.api._jobs.get((namespace, name)), "jobs", name)
-            case ["api", "v1", "namespaces", namespace, "pods"]:
-                pods = [
-                    pod
-                    for (ns, _), (pod, _) in sorted(self.api._pods.items())
-                    if ns == namespace and selector_matches(query.get("labelSelector"), pod["metadata"]["labels"])
-                ]
-                self._send_json(
-                    200, {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": pods}
-                )
+                self._send_found(self.api.get_object("jobs", f"{namespace}/{name}"), "jobs", name)
             case ["api", "v1", "namespaces", namespace, "pods", name, "log"]:
-                self._send_log(self.api._pods.get((namespace, name)), name, query)
+                self._send_log(namespace, name, query)
             case _:
                 self._send_json(404, _status(404, "NotFound", "the server could not find the requested resource"))
+
+    def _collection(self, collection: Collection, namespace: str | None, query: dict[str, str]) -> None:
+        if query.get("watch") == "true":
+            self._watch(collection, namespace, query)
+        else:
+            self._send_json(200, self.api._list(collection, namespace, query))
 
     def _send_found(self, obj: dict[str, Any] | None, kind: str, name: str) -> None:
         if obj is None:
@@ -650,11 +646,20 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_json(200, obj)
 
-    def _send_log(self, pod: tuple[dict[str, Any], str] | None, name: str, query: dict[str, str]) -> None:
-        if pod is None:
+    def _send_log(self, namespace: str, name: str, query: dict[str, str]) -> None:
+        """The container's log, as the kubelet serves it: `container`, `previous=true`, `tailLines`."""
+        if self.api.get_object("pods", f"{namespace}/{name}") is None:
             self._send_found(None, "pods", name)
             return
-        lines = pod[1].splitlines(keepends=True)
+        previous = query.get("previous") == "true"
+        logs = self.api._logs
+        log = logs.get((namespace, name, query.get("container"), previous), logs.get((namespace, name, None, previous)))
+        if log is None:
+            which = "previous terminated container" if previous else "container"
+            message = f'{which} "{query.get("container") or "main"}" in pod "{name}" not found'
+            self._send_json(400, _status(400, "BadRequest", message))
+            return
+        lines = log.splitlines(keepends=True)
         tail = int(query.get("tailLines") or len(lines))
         self._send(200, "text/plain", "".join(lines[-tail:] if tail else []).encode())
 
@@ -672,12 +677,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- watch ---------------------------------------------------------------------
 
-    def _watch_nodes(self, query: dict[str, str]) -> None:
+    def _watch(self, collection: Collection, namespace: str | None, query: dict[str, str]) -> None:
         if not query.get("resourceVersion"):
             # The verifier always watches from a list; serving "from now" would hide a bug.
             self._send_json(400, _status(400, "BadRequest", "test server: watch needs a resourceVersion"))
             return
-        cursor, gone = self.api._watch_start(query["resourceVersion"])
+        # The injected watch faults are the node watch's (the GPU waiter's); the other watches are left alone.
+        faults = collection == "nodes"
+        cursor, gone = self.api._watch_start(query["resourceVersion"], faults)
         if gone is False:
             self._send_json(410, _status(410, "Expired", "too old resource version"))
             return
@@ -685,7 +692,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        garbage = None if gone else self.api._take_garbage()
+        garbage = None if gone or not faults else self.api._take_garbage()
         try:
             if gone:
                 self._write_chunk({"type": "ERROR", "object": _status(410, "Expired", "too old resource version")})
@@ -693,7 +700,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.api._watch_opened()
                 self._write_line(garbage.encode())
             else:
-                self._stream(cursor, query)
+                self._stream(cursor, query, collection, namespace, faults)
             self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
@@ -701,15 +708,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
 
-    def _stream(self, cursor: int, query: dict[str, str]) -> None:
+    def _stream(
+        self, cursor: int, query: dict[str, str], collection: Collection, namespace: str | None, faults: bool
+    ) -> None:
         until = time.monotonic() + int(query.get("timeoutSeconds") or 1800)
-        drop_after = self.api._take_drop()
+        drop_after = self.api._take_drop() if faults else None
         sent = 0
-        self.api._watch_opened()
+        self.api._watch_opened(collection)
         while True:
             if sent == drop_after:
                 raise _DroppedStream
-            batch = self.api._next_events(cursor, until, query)
+            batch = self.api._next_events(cursor, until, query, collection, namespace)
             if batch is None:
                 return
             cursor, events = batch
