@@ -1,8 +1,7 @@
 """Wait until the usable GPU nodes' allocatable GPUs reach the expected count: list, then watch.
 
-Only nodes a pod can use count (`usability`). Faults no retry cures (401, 403, TLS refusals) end
-the wait at once; others back off (a 429's Retry-After honoured) and retry, a watch that keeps
-expiring (410 Gone) included. The deadline holds within one request: list pages and read timeouts end with it.
+Only nodes a pod can use count (`usability`). Faults no retry cures (401, 403, TLS refusals) end the wait
+at once; others back off (honouring a 429's Retry-After) and retry; list pages and read timeouts end with it.
 """
 
 from __future__ import annotations
