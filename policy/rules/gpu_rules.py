@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
-from aks_gpu.config.project import declared_default
+from aks_gpu.config.project import declared_keys
 from aks_gpu.facts.gpu_models import GPU_MODELS
 from aks_gpu.facts.kubernetes import ACCELERATOR_LABEL, AGENT_POOL_LABEL, GPU_RESOURCE, MIG_RESOURCE_PREFIX, Taint
 from policy.rules.model import Resource, Violation, get, is_unknown, items, mapping, positive_int, reveal, text
@@ -38,7 +39,11 @@ from policy.rules.workloads import (
 
 # The program's GPU taint (its default in Pulumi.yaml). Used only to recognise GPU
 # workloads in a stack that has no GPU pool of its own to read the taints from.
-DEFAULT_GPU_TAINT = declared_default("gpuNodeTaints")[0]
+# The pack runs from a checkout (PulumiPolicy.yaml sits in policy/), so it reads the
+# Pulumi.yaml beside policy/ itself: aks_gpu may be installed anywhere (`pip install .`
+# puts it in site-packages, far from any Pulumi.yaml).
+PROJECT_FILE = Path(__file__).resolve().parents[2] / "Pulumi.yaml"
+DEFAULT_GPU_TAINT = declared_keys(PROJECT_FILE)["gpuNodeTaints"]["default"][0]
 
 # What a GPU workload may take: whole GPUs (no MIG, or MIG with the `single` strategy), or with
 # the `mixed` strategy one `nvidia.com/mig-<slice>` of a slice some catalogued GPU model offers.

@@ -81,13 +81,20 @@ def gpu_pools(resources: Sequence[Resource]) -> Iterator[tuple[Resource, Pool]]:
     A cluster's outputs list every agent pool, including the ones the stack
     declares as resources of their own; those are reported once, on their own URN.
     """
-    standalone = {pool.name for r in resources for pool in agent_pools(r.type, r.props) if not pool.inline}
+    standalone = [pool for r in resources for pool in agent_pools(r.type, r.props) if not pool.inline]
     for r in resources:
         for pool in agent_pools(r.type, r.props):
-            if pool.inline and pool.name in standalone:
+            if pool.inline and any(_same_pool(pool, other) for other in standalone):
                 continue
             if is_gpu_pool(pool.fields):
                 yield r, pool
+
+
+def _same_pool(inline: Pool, standalone: Pool) -> bool:
+    """A cluster's inline pool is the pool declared on its own: same name, same cluster (or a cluster not known)."""
+    if inline.name != standalone.name:
+        return False
+    return inline.cluster is None or standalone.cluster is None or same(inline.cluster, standalone.cluster)
 
 
 def parse_taint(value: str) -> Taint | None:
