@@ -13,7 +13,7 @@ from aks_gpu.builders import acceptance
 from aks_gpu.components.check_inputs import JobCheckInputs
 from aks_gpu.components.checks import GpuAcceptanceResult
 from aks_gpu.components.gpu_pool import GpuPool
-from aks_gpu.components.naming import child_options
+from aks_gpu.components.naming import ACCEPTANCE_TYPE, child_options
 
 
 @dataclasses.dataclass
@@ -46,7 +46,7 @@ class GpuAcceptance(pulumi.ComponentResource):
     result: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: GpuAcceptanceArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("aks-gpu:index:GpuAcceptance", name, None, opts)
+        super().__init__(ACCEPTANCE_TYPE, name, None, opts)
         script = acceptance.acceptance_script()
         config_map = acceptance.script_config_map(args.namespace, script)
         scripts = k8s.core.v1.ConfigMap(

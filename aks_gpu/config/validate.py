@@ -14,7 +14,7 @@ from typing import Any
 
 from docker_image.reference import InvalidReference, Reference  # type: ignore[import-untyped]
 
-from aks_gpu.facts import kubernetes
+from aks_gpu.facts import kubernetes, names
 from aks_gpu.facts.azure import MANAGED_GPU_MIN_KUBERNETES
 
 # The engine hands every value over as text; none of this program's values is
@@ -175,8 +175,10 @@ def node_resource_group_problem(group: str | None, cluster: str | None, location
     """
     if not location:
         return None
-    group_chars = len(group) if group else len("aks-gpu-resource-group") + AUTONAME_SUFFIX_CHARS
-    cluster_chars = len(cluster) if cluster else len("aks-gpu-cluster") + AUTONAME_SUFFIX_CHARS
+    auto_group = names.child_name(names.CLUSTER_COMPONENT, names.RESOURCE_GROUP)
+    auto_cluster = names.child_name(names.CLUSTER_COMPONENT, names.CLUSTER)
+    group_chars = len(group) if group else len(auto_group) + AUTONAME_SUFFIX_CHARS
+    cluster_chars = len(cluster) if cluster else len(auto_cluster) + AUTONAME_SUFFIX_CHARS
     total = len("MC___") + group_chars + cluster_chars + len(location.replace(" ", ""))
     if total <= MAX_NODE_RESOURCE_GROUP_CHARS:
         return None

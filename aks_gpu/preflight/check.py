@@ -42,7 +42,6 @@ class Outcome:
     problems: list[str]
     skipped: str = ""
     warnings: tuple[str, ...] = ()
-    checked_as: str = ""
 
 
 def _capabilities(sku: Any) -> dict[str, str]:
@@ -144,7 +143,7 @@ def run(
         if problems
         else tuple(demand.surge_warnings(pools, skus, usages, region=region, subscription=found.subscription_id))
     )
-    return Outcome(problems, checked_as=found.source, warnings=warnings)
+    return Outcome(problems, warnings=warnings)
 
 
 def _arm_failure(error: HttpResponseError, region: str, found: identity.Identity) -> Outcome:

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from aks_gpu.facts import gpu_models
-from aks_gpu.facts.gpu_models import AKS_MIG_PROFILES, GPU_MODELS, find_gpu_model
+from aks_gpu.facts.azure import MIG_PROFILES
+from aks_gpu.facts.gpu_models import GPU_MODELS, find_gpu_model
 from aks_gpu.verifier import acceptance
 from aks_gpu.verifier.acceptance import acceptance_failures, format_acceptance_failures, parse_acceptance_log
 from aks_gpu.workloads import gpu_acceptance as script
@@ -404,11 +405,11 @@ def test_median_ms_warms_up_then_times_each_sample():
 
 def test_mig_profiles_follow_nvidia_and_aks():
     h200 = GPU_MODELS["NVIDIA H200"]
-    assert AKS_MIG_PROFILES == ("MIG1g", "MIG2g", "MIG3g", "MIG4g", "MIG7g")
-    assert [h200.mig_profiles[p].slice for p in AKS_MIG_PROFILES] == [
+    assert MIG_PROFILES == ("MIG1g", "MIG2g", "MIG3g", "MIG4g", "MIG7g")
+    assert [h200.mig_profiles[p].slice for p in MIG_PROFILES] == [
         "1g.18gb", "2g.35gb", "3g.71gb", "4g.71gb", "7g.141gb",
     ]  # fmt: skip
-    assert [h200.mig_profiles[p].instances_per_gpu for p in AKS_MIG_PROFILES] == [7, 3, 2, 1, 1]
+    assert [h200.mig_profiles[p].instances_per_gpu for p in MIG_PROFILES] == [7, 3, 2, 1, 1]
     mig3 = h200.mig_profiles["MIG3g"]
     assert (mig3.compute_fraction, mig3.memory_fraction) == (Fraction(3, 7), Fraction(4, 8))
     assert mig3.resource == "nvidia.com/mig-3g.71gb"
