@@ -104,9 +104,9 @@ def measure_copy(torch: Any, device: str, nbytes: int, samples: int = 9) -> floa
 
 def measure_host_copies(torch: Any, device: str, nbytes: int, samples: int = 5) -> tuple[float, float]:
     """(host-to-device, device-to-host) GB/s of one pinned buffer of `nbytes` (each byte counted once)."""
-    pinned = device.startswith("cuda")
-    host = torch.randint(0, 255, (nbytes,), dtype=torch.uint8, pin_memory=pinned)
-    gpu = torch.empty(nbytes, dtype=torch.uint8, device=device)
+    gpu = torch.randint(0, 255, (nbytes,), dtype=torch.uint8, device=device)  # random bytes, made fast on the device
+    host = torch.empty(nbytes, dtype=torch.uint8, pin_memory=device.startswith("cuda"))
+    host.copy_(gpu)
     h2d = ms_per_call(torch, device, lambda: gpu.copy_(host, non_blocking=True), samples)
     d2h = ms_per_call(torch, device, lambda: host.copy_(gpu, non_blocking=True), samples)
     if not torch.equal(gpu.cpu(), host):

@@ -57,7 +57,9 @@ def measure_pairs(torch: Any, device: str, count: int, nbytes: int = P2P_BYTES) 
         for j in range(count):
             if i != j:
                 pairs[f"{i}->{j}"] = round(pair_rate(torch, names[i], names[j], nbytes), 1)
-    lowest = [min(rate for key, rate in pairs.items() if key.startswith(f"{i}->")) for i in range(count)]
+    lowest = [
+        min((rate for key, rate in pairs.items() if key.startswith(f"{i}->")), default=None) for i in range(count)
+    ]
     return {"pairs": pairs, "perDevice": lowest}
 
 
