@@ -45,11 +45,10 @@ def judge_value(name: str, measured: Any, spec: CheckSpec) -> dict[str, Any]:
 
 
 def check_reason(check: Mapping[str, Any]) -> str:
-    """The failure text of a failed check, naming value, floor and where the floor comes from."""
+    """The failure text of a failed check: value, floor and its basis (the record's check holds the source)."""
     unit, floor, value = check["unit"], check["floor"], check["value"]
     shown = "not measured" if value is None else f"{value:.1f} {unit}"
-    origin = f"{check['basis']}: {check['source']}" if check.get("source") else check["basis"]
-    return f"{check['name']} {shown} < floor {floor:.1f} {unit} ({origin})"
+    return f"{check['name']} {shown} < floor {floor:.1f} {unit} ({check['basis']})"
 
 
 def model_matches(expected: str, actual: str | None) -> bool:

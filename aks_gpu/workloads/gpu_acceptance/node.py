@@ -220,7 +220,8 @@ def judge_node(
     for index, extra in judge.outlier_reasons(records, exp.outlier_margin).items():
         records[index]["reasons"] += extra
         records[index]["passed"] = False
-    reasons = judge.count_reasons(exp, len(read["states"]) if not read["error"] else None, len(tokens))
+    counted = len(read["states"]) or None  # None: nvidia-smi was not read (the CPU run) or failed (below)
+    reasons = judge.count_reasons(exp, counted, len(tokens))
     reasons += [f"nvidia-smi could not be read: {read['error']}"] if read["error"] else []
     for row in read["states"]:
         if row.get("index") is not None and int(row["index"]) not in mapped:
@@ -247,6 +248,8 @@ def _print_result(
         print(line)
     for check in checks:
         print(f"node {check['name']} {report.cell(check)} {check['unit']} ({check['basis']}: {check['source']})")
+    for name, source in report.sources(records):
+        print(f"floor of {name}: {source}")
     print(f"measurement time {facts['seconds']:.1f} s ({len(records)} devices at once)")
     for line in report.failure_lines(node, records, reasons):
         print(line)

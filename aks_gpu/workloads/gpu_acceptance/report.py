@@ -53,6 +53,15 @@ def table(records: Sequence[Mapping[str, Any]]) -> list[str]:
     return [*lines, "(value/floor; LOW: below the floor; ?: uncalibrated, no measured reference for this model)"]
 
 
+def sources(records: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(check name, where its floor comes from) for each check of the records, once each."""
+    found: dict[str, str] = {}
+    for record in records:
+        for check in record.get("checks", []):
+            found.setdefault(check["name"], f"{check.get('basis')}: {check.get('source') or 'no floor'}")
+    return list(found.items())
+
+
 def failure_lines(node: str | None, records: Sequence[Mapping[str, Any]], reasons: Sequence[str]) -> list[str]:
     """One line per failing device, then one per node-level reason."""
     lines = [
