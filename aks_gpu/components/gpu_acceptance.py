@@ -47,8 +47,8 @@ class GpuAcceptance(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GpuAcceptanceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(ACCEPTANCE_TYPE, name, None, opts)
-        script = acceptance.acceptance_script()
-        config_map = acceptance.script_config_map(args.namespace, script)
+        files = acceptance.acceptance_files()
+        config_map = acceptance.script_config_map(args.namespace, files)
         scripts = k8s.core.v1.ConfigMap(
             f"{name}-script",
             metadata=config_map["metadata"],
@@ -62,7 +62,7 @@ class GpuAcceptance(pulumi.ComponentResource):
                 image=args.image,
                 pool=args.pool.settings,
                 expected=acceptance.expectation(args.pool.settings, args.min_fraction),
-                script_digest=acceptance.script_digest(script),
+                script_digest=acceptance.script_digest(files),
             )
         )
         self.job = k8s.batch.v1.Job(
