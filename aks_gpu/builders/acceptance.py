@@ -159,6 +159,9 @@ def acceptance_job(
                 "pulumi.com/timeoutSeconds": str(JOB_TIMEOUT_SECONDS),
                 # A Job that did not complete is replaced on the next `pulumi up`.
                 "pulumi.com/replaceUnready": "true",
+                # The stack's result check waits for the Job itself, diagnosing a stuck pod within
+                # a minute; pulumi-kubernetes' own await would only time out (issue 16).
+                "pulumi.com/skipAwait": "true",
             },
         },
         "spec": {

@@ -38,6 +38,9 @@ def sample_job(
             "pulumi.com/timeoutSeconds": str(timeout_seconds),
             # A Job that failed is replaced on the next `pulumi up` instead of re-awaited forever.
             "pulumi.com/replaceUnready": "true",
+            # The stack's result check waits for the Job itself, diagnosing a stuck pod within
+            # a minute; pulumi-kubernetes' own await would only time out (issue 16).
+            "pulumi.com/skipAwait": "true",
         },
     }
     if name:

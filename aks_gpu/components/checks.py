@@ -31,6 +31,7 @@ from aks_gpu.components.check_inputs import (
     ACCESS_OUTPUTS,
     CAPACITY_OUTPUTS,
     JOB_OUTPUTS,
+    WAIT_SETTINGS,
     AccessCheckInputs,
     CapacityCheckInputs,
     CapacityCheckOutputs,
@@ -63,7 +64,11 @@ def _changed(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
     return sorted(
         key
         for key, value in news.items()
-        if value is not None and key not in NOT_A_TRIGGER and not key.startswith("__") and olds.get(key) != value
+        if value is not None
+        and key not in NOT_A_TRIGGER
+        and key not in WAIT_SETTINGS
+        and not key.startswith("__")
+        and olds.get(key) != value
     )
 
 
@@ -141,7 +146,8 @@ class GpuCapacityCheckProvider(_Provider):
                 timeout=check.timeout_seconds,
                 selector=check.selector,
                 resource=check.gpu_resource,
-                progress=lambda line: pulumi.log.info(line),
+                progress=_progress,
+                plugin_namespace=check.plugin_namespace,
             )
         summary = report.to_dict()
         outs = {k: v for k, v in props.items() if k not in NOT_A_TRIGGER}
@@ -150,18 +156,37 @@ class GpuCapacityCheckProvider(_Provider):
 
 
 class _JobReaderProvider(_Provider):
-    """Reads what a completed Job's pods logged; subclasses say how (`read_job`)."""
+    """Waits for a Job with diagnosis (`waitSeconds`), then reads what its pods logged; subclasses say how."""
 
     def read_job(self, api: Any, namespace: str, job_name: str) -> dict[str, Any]:
         """The Job's result as JSON-ready data; raises the verifier's error when it is a failure."""
         raise NotImplementedError
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
-        """Read the Job's result into the `result` output (the kubeconfig is left out of the outputs)."""
+        """Wait for the Job to complete (its own deadline), then read its result into the `result` output.
+
+        The wait ends early, failing `pulumi up` with the cluster's own words, when a cause is
+        diagnosed (see `aks_gpu.verifier.diagnosis`). The kubeconfig is left out of the outputs.
+        """
         from aks_gpu import verifier
+        from aks_gpu.verifier.job_wait import wait_for_job
 
         job = JobCheckInputs.from_props(props)
-        with _failure_as_message(), verifier.api_client_from_kubeconfig(str(props["kubeconfig"])) as api:
+        exec_timeout = float(job.wait_seconds) if job.wait_seconds else 60.0
+        with (
+            _failure_as_message(),
+            verifier.api_client_from_kubeconfig(str(props["kubeconfig"]), exec_timeout=exec_timeout) as api,
+        ):
+            if job.wait_seconds:
+                wait_for_job(
+                    api,
+                    job.namespace,
+                    str(job.job_name),
+                    job.wait_seconds,
+                    plugin_namespace=job.plugin_namespace,
+                    node_selector=job.node_selector,
+                    progress=_progress,
+                )
             result = self.read_job(api, job.namespace, str(job.job_name))
         outs = {k: v for k, v in props.items() if k not in NOT_A_TRIGGER}
         outs["result"] = result
@@ -205,6 +230,13 @@ class ClusterAccessCheckProvider(_Provider):
         outs = {k: v for k, v in props.items() if k not in NOT_A_TRIGGER}
         outs["reviews"] = reviews
         return dynamic.CreateResult(id_="cluster-access", outs=outs)
+
+
+def _progress(line: str) -> None:
+    """A progress line of a check. The SDK's dynamic-provider server has no engine connection
+    (pulumi/pulumi#6065), so `pulumi.log` writes it to the server's stderr, which the engine shows
+    without a resource: on the stack's row, not the check's."""
+    pulumi.log.info(line)
 
 
 class ClusterAccessCheck(dynamic.Resource):

@@ -11,6 +11,7 @@ from aks_gpu.builders import pods
 from aks_gpu.builders.device_plugin import device_plugin_daemonset
 from aks_gpu.components.gpu_pool import GpuPool
 from aks_gpu.components.naming import DEVICE_PLUGIN_TYPE, child_options
+from aks_gpu.facts import device_plugin as device_plugin_facts
 
 
 @dataclasses.dataclass
@@ -34,12 +35,15 @@ class DevicePluginArgs:
 class NvidiaDevicePlugin(pulumi.ComponentResource):
     """Creates the GPU namespace and, unless AKS manages the GPU stack, the device plugin.
 
-    Outputs: `namespace_name`, `daemonset` and `image` (both None with the managed stack).
+    Outputs: `namespace_name`, `daemonset` and `image` (both None with the managed stack), and
+    `pods_namespace`: where the plugin's pods run (kube-system with the managed stack), which the
+    checks watch for a diagnosis.
     """
 
     namespace_name: pulumi.Output[str]
     daemonset: k8s.apps.v1.DaemonSet | None
     image: str | None
+    pods_namespace: str
 
     def __init__(self, name: str, args: DevicePluginArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(DEVICE_PLUGIN_TYPE, name, None, opts)
@@ -51,6 +55,7 @@ class NvidiaDevicePlugin(pulumi.ComponentResource):
             opts=child_options(self, "gpu-namespace", provider=provider),
         )
         self.namespace_name = ns.metadata.name
+        self.pods_namespace = args.namespace if pool.installs_device_plugin else device_plugin_facts.MANAGED_NAMESPACE
 
         self.daemonset, self.image = None, None
         if pool.installs_device_plugin:

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from aks_gpu.builders import acceptance
-from aks_gpu.components.check_inputs import JobCheckInputs
+from aks_gpu.components.check_inputs import engine_timeouts, workload_wait
 from aks_gpu.components.checks import GpuAcceptanceResult
 from aks_gpu.components.gpu_pool import GpuPool
 from aks_gpu.components.naming import ACCEPTANCE_TYPE, child_options
@@ -72,11 +72,19 @@ class GpuAcceptance(pulumi.ComponentResource):
             opts=child_options(self, provider=args.pool.provider, depends_on=[scripts, *args.depends_on]),
         )
         self.job_name = self.job.metadata.name
+        # pulumi-kubernetes does not wait for the Job (skipAwait): this waits, diagnosing, then reads the verdicts.
+        pool = args.pool.settings
+        wait = acceptance.JOB_TIMEOUT_SECONDS
         result = GpuAcceptanceResult(
             f"{name}-result",
             args.pool.kubeconfig,
-            JobCheckInputs(namespace=args.namespace, job_name=self.job_name),
-            opts=child_options(self, depends_on=[self.job], additional_secret_outputs=["kubeconfig"]),
+            workload_wait(args.namespace, self.job_name, wait, pool.installs_device_plugin, args.pool.node_selector),
+            opts=child_options(
+                self,
+                depends_on=[self.job],
+                additional_secret_outputs=["kubeconfig"],
+                custom_timeouts=engine_timeouts(wait),
+            ),
         )
         self.result = result.result
         self.register_outputs({"jobName": self.job_name, "result": self.result})

@@ -72,6 +72,7 @@ class GpuVerification(pulumi.ComponentResource):
                 timeout_seconds=args.timeout_seconds,
                 selector=args.pool.node_selector,
                 gpu_resource=pool.gpu_resource,
+                plugin_namespace=args.plugin.pods_namespace,
             ),
             triggers=capacity_triggers(pool, args.pool.agent_pool.id, args.plugin.image),
             opts=child_options(

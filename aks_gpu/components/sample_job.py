@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from aks_gpu.builders.sample_job import sample_job
-from aks_gpu.components.check_inputs import JobCheckInputs
+from aks_gpu.components.check_inputs import engine_timeouts, workload_wait
 from aks_gpu.components.checks import SampleJobResult
 from aks_gpu.components.gpu_pool import GpuPool
 from aks_gpu.components.naming import SAMPLE_JOB_TYPE, child_options
@@ -69,13 +69,19 @@ class SampleGpuJob(pulumi.ComponentResource):
             ),
         )
         self.job_name = self.job.metadata.name
-        # pulumi-kubernetes returns once the Job completed; this reads what it printed.
+        # pulumi-kubernetes does not wait for the Job (skipAwait): this waits, diagnosing, then reads its log.
         result = SampleJobResult(
             f"{name}-result",
             args.pool.kubeconfig,
-            JobCheckInputs(namespace=args.namespace, job_name=self.job_name),
+            workload_wait(
+                args.namespace, self.job_name, JOB_TIMEOUT_SECONDS, pool.installs_device_plugin, args.pool.node_selector
+            ),
             opts=child_options(
-                self, "sample-job-result", depends_on=[self.job], additional_secret_outputs=["kubeconfig"]
+                self,
+                "sample-job-result",
+                depends_on=[self.job],
+                additional_secret_outputs=["kubeconfig"],
+                custom_timeouts=engine_timeouts(JOB_TIMEOUT_SECONDS),
             ),
         )
         self.result = result.result

@@ -63,3 +63,9 @@ MIG_CAPABILITY = "SYS_ADMIN"
 # which runs the plugin unless its values say `devicePlugin.enabled: false`.
 HELM_CHART = NAME
 GPU_OPERATOR_CHART = "gpu-operator"
+
+# Where the device plugin's pods run: the stack's namespace (Pulumi.yaml's `gpuNamespace`
+# default; tests/repo keeps the two in step), or, with the AKS-managed GPU stack, the
+# namespace AKS runs its own plugin in (learn.microsoft.com azure/aks/aks-managed-gpu-nodes).
+STACK_NAMESPACE = "gpu-resources"
+MANAGED_NAMESPACE = "kube-system"

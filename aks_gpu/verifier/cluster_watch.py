@@ -38,6 +38,8 @@ from aks_gpu.verifier.tracker import Tracker, is_plugin_pod
 
 PROGRESS_SECONDS = 30.0
 TICK_SECONDS = 1.0
+# How long stopping waits for the threads; a list request in flight may hold one longer.
+JOIN_SECONDS = 5.0
 # Enough of a crashed container's log to find a signature near its end.
 LOG_FETCH_LINES = 200
 POD_EVENTS = "involvedObject.kind=Pod"
@@ -106,6 +108,7 @@ class ClusterWatch:
         self._verdict: Diagnosis | None = None
         self._callbacks: list[Callable[[], None]] = []
         self._threads: list[ListWatch] = []
+        self._ticker: threading.Thread | None = None
         self._started = clock()
         self._resolving = False
 
@@ -117,19 +120,29 @@ class ClusterWatch:
             thread = ListWatch(self._api, target, self._handler(source), self._refused_for(source), self._stop)
             self._threads.append(thread)
             thread.start()
-        threading.Thread(target=self._tick, name="watch-ticker", daemon=True).start()
+        self._ticker = threading.Thread(target=self._tick, name="watch-ticker", daemon=True)
+        self._ticker.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def stop(self) -> None:
-        """End every watch thread and the ticker (their blocked reads are cut)."""
+        """End every watch thread and the ticker (their blocked reads are cut), waiting `JOIN_SECONDS` at most.
+
+        Joined, not left running: a daemon thread still reading or writing while
+        the interpreter exits can abort the process (SIGABRT at shutdown).
+        """
         self._stop.set()
         for thread in self._threads:
             thread.stop()
         with self._lock:
             self._lock.notify_all()
+        end = time.monotonic() + JOIN_SECONDS
+        threads: list[threading.Thread] = [*self._threads, *([self._ticker] if self._ticker else [])]
+        for running in threads:
+            if running is not threading.current_thread():
+                running.join(max(end - time.monotonic(), 0.0))
 
     # --- what the waiter asks -------------------------------------------------------
 
