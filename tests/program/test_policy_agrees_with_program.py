@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from aks_gpu.facts import device_plugin, vm_sizes
-from aks_gpu.facts.gpu_models import AKS_MIG_PROFILES
+from aks_gpu.facts.azure import MIG_PROFILES as AKS_MIG_PROFILES
 from aks_gpu.facts.kubernetes import HARD_TAINT_EFFECTS, SPOT_TAINT, Taint
 from policy import rules
 from policy.rules import Resource
@@ -184,8 +184,10 @@ def test_the_matrix_covers_what_the_issue_names_and_most_of_it_is_accepted():
     assert len(MIG_SIZES) >= 9
     accepted = [name for name, overrides in configurations() if program_or_refusal(overrides) is not None]
     assert len(accepted) >= 140, len(accepted)
-    for must in ("entra-mig-managed", "existing-mig-device-plugin", "spot-scale-from-zero-mig-device-plugin"):
+    for must in ("entra-mig-managed", "existing-mig-device-plugin", "spot-mig-device-plugin", "scale-from-zero-managed"):
         assert must in accepted
+    # AKS runs no cluster autoscaler on multi-instance pools: preview refuses it, so the pack never sees it.
+    assert "spot-scale-from-zero-mig-device-plugin" not in accepted
 
 
 def test_the_booted_pack_refuses_what_the_in_process_rules_refuse(pack):
