@@ -184,7 +184,12 @@ def test_the_matrix_covers_what_the_issue_names_and_most_of_it_is_accepted():
     assert len(MIG_SIZES) >= 9
     accepted = [name for name, overrides in configurations() if program_or_refusal(overrides) is not None]
     assert len(accepted) >= 140, len(accepted)
-    for must in ("entra-mig-managed", "existing-mig-device-plugin", "spot-mig-device-plugin", "scale-from-zero-managed"):
+    for must in (
+        "entra-mig-managed",
+        "existing-mig-device-plugin",
+        "spot-mig-device-plugin",
+        "scale-from-zero-managed",
+    ):
         assert must in accepted
     # AKS runs no cluster autoscaler on multi-instance pools: preview refuses it, so the pack never sees it.
     assert "spot-scale-from-zero-mig-device-plugin" not in accepted
