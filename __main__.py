@@ -9,6 +9,7 @@ from aks_gpu.components.device_plugin import DevicePluginArgs, NvidiaDevicePlugi
 from aks_gpu.components.gpu_acceptance import GpuAcceptance, GpuAcceptanceArgs
 from aks_gpu.components.gpu_cluster import GpuCluster, GpuClusterArgs
 from aks_gpu.components.gpu_verification import GpuVerification, GpuVerificationArgs
+from aks_gpu.components.naming import CLUSTER_COMPONENT
 from aks_gpu.components.preflight import run_preflight
 from aks_gpu.components.sample_job import SampleGpuJob, SampleJobArgs
 from aks_gpu.config.settings import read_settings
@@ -18,7 +19,7 @@ run_preflight(settings)
 workloads = settings.workloads
 
 cluster = GpuCluster(
-    "aks-gpu", GpuClusterArgs(cluster=settings.cluster, gpu_pool=settings.gpu_pool, access=settings.access)
+    CLUSTER_COMPONENT, GpuClusterArgs(cluster=settings.cluster, gpu_pool=settings.gpu_pool, access=settings.access)
 )
 pool = cluster.pool
 

@@ -22,8 +22,9 @@ from typing import Any
 # root also provides `aks_gpu` (the facts the rules check) when the pack runs in a
 # virtualenv of its own built from policy/requirements.txt; in the project's .venv
 # `aks_gpu` is installed editable from this same checkout, so both paths load the
-# same files. The facts read Pulumi.yaml from the checkout, so the pack runs from a
-# checkout either way and is not published on its own.
+# same files. With a non-editable install the checkout's copy still comes first. The
+# rules read the checkout's Pulumi.yaml (policy/rules/gpu_rules.py), so the pack runs
+# from a checkout either way and is not published on its own.
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))

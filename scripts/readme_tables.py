@@ -1,7 +1,11 @@
-"""Keeps the README's tables true to Pulumi.yaml, the catalog and the latest benchmark.
+"""Keeps the generated parts of README.md and docs/ true to Pulumi.yaml and the catalog.
 
-python scripts/readme_tables.py          # rewrite the tables in README.md
-python scripts/readme_tables.py --check  # exit 1 if they are stale (the tests run this)
+python scripts/readme_tables.py          # rewrite the generated blocks
+python scripts/readme_tables.py --check  # exit 1 if any is stale (the tests run this)
+
+Each block sits between `<!-- NAME:start -->` and `<!-- NAME:end -->` in one file:
+the README's list of config keys, the configuration reference (docs/configuration.md)
+and the GPU size table (docs/gpu-sizes.md).
 """
 
 from __future__ import annotations
@@ -9,22 +13,32 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from aks_gpu.config.project import declared_keys
+from aks_gpu.facts import gpu_models
 from aks_gpu.facts import vm_sizes as catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 
 README = ROOT / "README.md"
+CONFIGURATION = ROOT / "docs" / "configuration.md"
+GPU_SIZES = ROOT / "docs" / "gpu-sizes.md"
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def config_keys() -> str:
+    """The README's compact list: every key Pulumi.yaml declares, in its order."""
+    names = ", ".join(f"`{key}`" for key in declared_keys())
+    return f"{names}; and `azure-native:location`, the region."
+
+
 def config_table() -> str:
-    """The README's config table, one row per key declared in Pulumi.yaml."""
+    """The configuration reference, one row per key declared in Pulumi.yaml."""
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
     rows.append(
         "| `azure-native:location` | string | (none) | Azure region of a new cluster; the dev stack uses eastus. |"
@@ -37,7 +51,7 @@ def config_table() -> str:
 
 
 def gpu_size_table() -> str:
-    """The README's GPU VM size table, from the catalog."""
+    """The GPU VM size table, from the catalog."""
     rows = [
         "| VM size | GPU | nvidia.com/gpu per node | Gen1 | Gen2 | MIG | retired (successor) |",
         "|---|---|---|---|---|---|---|",
@@ -57,36 +71,54 @@ def gpu_size_table() -> str:
     return "\n".join(rows)
 
 
-def benchmark_results() -> str:
-    """The latest figures as benchmarks/verify_benchmark.py wrote them, headline removed."""
-    text = (ROOT / "benchmarks" / "RESULTS.md").read_text()
-    return text.split("\n", 1)[1].strip()
+def gpu_model_table() -> str:
+    """Datasheet figures and MIG slice names per GPU model, from gpu_models."""
+    rows = [
+        "| GPU | memory GiB | precision | dense TFLOP/s | memory GB/s | MIG slices (MIG1g, 2g, 3g, 4g, 7g) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for model in gpu_models.GPU_MODELS.values():
+        slices = ", ".join(f"`{p.slice}` x{p.instances_per_gpu}" for p in model.mig_profiles.values()) or "-"
+        rows.append(
+            f"| {model.name} | {model.memory_gib:g} | {model.tensor_dtype} | {model.dense_tflops:g} "
+            f"| {model.memory_bandwidth_gbps:g} | {slices} |"
+        )
+    return "\n".join(rows)
 
 
-TABLES = {"config-table": config_table, "gpu-size-table": gpu_size_table, "benchmark": benchmark_results}
+BLOCKS: dict[Path, dict[str, Callable[[], str]]] = {
+    README: {"config-keys": config_keys},
+    CONFIGURATION: {"config-table": config_table},
+    GPU_SIZES: {"gpu-size-table": gpu_size_table, "gpu-model-table": gpu_model_table},
+}
 
 
-def render(text: str) -> str:
-    """The README text with its generated tables replaced by fresh ones."""
-    for marker, build in TABLES.items():
+def render(text: str, blocks: dict[str, Callable[[], str]], name: str = "README.md") -> str:
+    """`text` with each generated block replaced by a fresh one; SystemExit when a marker is missing."""
+    for marker, build in blocks.items():
         pattern = re.compile(rf"(<!-- {marker}:start -->\n).*?(<!-- {marker}:end -->)", re.S)
         if not pattern.search(text):
-            raise SystemExit(f"README.md has no <!-- {marker}:start --> / <!-- {marker}:end --> markers")
-        table = build()
-        text = pattern.sub(lambda m, table=table: m.group(1) + table + "\n" + m.group(2), text)
+            raise SystemExit(f"{name} has no <!-- {marker}:start --> / <!-- {marker}:end --> markers")
+        block = build()
+        text = pattern.sub(lambda m, block=block: m.group(1) + block + "\n" + m.group(2), text)
     return text
 
 
 def main(argv: list[str]) -> int:
-    """Rewrite the tables, or with --check exit 1 when they are stale."""
-    current = README.read_text()
-    wanted = render(current)
-    if "--check" in argv:
-        if current != wanted:
-            print("README.md tables are stale: run python scripts/readme_tables.py", file=sys.stderr)
-            return 1
-        return 0
-    README.write_text(wanted)
+    """Rewrite the blocks, or with --check exit 1 naming each stale file."""
+    stale = []
+    for path, blocks in BLOCKS.items():
+        current = path.read_text()
+        wanted = render(current, blocks, str(path.relative_to(ROOT)))
+        if current == wanted:
+            continue
+        if "--check" in argv:
+            stale.append(str(path.relative_to(ROOT)))
+        else:
+            path.write_text(wanted)
+    if stale:
+        print(f"stale generated blocks in {', '.join(stale)}: run python scripts/readme_tables.py", file=sys.stderr)
+        return 1
     return 0
 
 

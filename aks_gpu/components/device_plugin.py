@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 from aks_gpu.builders import pods
 from aks_gpu.builders.device_plugin import device_plugin_daemonset
 from aks_gpu.components.gpu_pool import GpuPool
-from aks_gpu.components.naming import child_options
+from aks_gpu.components.naming import DEVICE_PLUGIN_TYPE, child_options
 from aks_gpu.facts import device_plugin as device_plugin_facts
 
 
@@ -46,7 +46,7 @@ class NvidiaDevicePlugin(pulumi.ComponentResource):
     pods_namespace: str
 
     def __init__(self, name: str, args: DevicePluginArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("aks-gpu:index:NvidiaDevicePlugin", name, None, opts)
+        super().__init__(DEVICE_PLUGIN_TYPE, name, None, opts)
         pool, provider = args.pool.settings, args.pool.provider
         namespace = pods.namespace(args.namespace)
         ns = k8s.core.v1.Namespace(

@@ -13,7 +13,7 @@ from aks_gpu.builders import acceptance
 from aks_gpu.components.check_inputs import engine_timeouts, row_urn, workload_wait
 from aks_gpu.components.checks import GpuAcceptanceResult
 from aks_gpu.components.gpu_pool import GpuPool
-from aks_gpu.components.naming import child_options
+from aks_gpu.components.naming import ACCEPTANCE_TYPE, child_options
 
 
 @dataclasses.dataclass
@@ -46,9 +46,9 @@ class GpuAcceptance(pulumi.ComponentResource):
     result: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: GpuAcceptanceArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("aks-gpu:index:GpuAcceptance", name, None, opts)
-        script = acceptance.acceptance_script()
-        config_map = acceptance.script_config_map(args.namespace, script)
+        super().__init__(ACCEPTANCE_TYPE, name, None, opts)
+        files = acceptance.acceptance_files()
+        config_map = acceptance.script_config_map(args.namespace, files)
         scripts = k8s.core.v1.ConfigMap(
             f"{name}-script",
             metadata=config_map["metadata"],
@@ -62,7 +62,7 @@ class GpuAcceptance(pulumi.ComponentResource):
                 image=args.image,
                 pool=args.pool.settings,
                 expected=acceptance.expectation(args.pool.settings, args.min_fraction),
-                script_digest=acceptance.script_digest(script),
+                script_digest=acceptance.script_digest(files),
             )
         )
         self.job = k8s.batch.v1.Job(

@@ -18,13 +18,13 @@ from aks_gpu.builders.kubeconfig import convert_kubeconfig
 from aks_gpu.components.check_inputs import AccessCheckInputs
 from aks_gpu.components.checks import ClusterAccessCheck
 from aks_gpu.components.gpu_pool import GpuPool
-from aks_gpu.components.naming import child_options
+from aks_gpu.components.naming import GPU_CLUSTER_TYPE, child_options
 from aks_gpu.config import validate
 from aks_gpu.config.access import AccessSettings
 from aks_gpu.config.cluster import ClusterSettings
 from aks_gpu.config.gpu_pool import GpuPoolSettings
 from aks_gpu.config.project import PROJECT
-from aks_gpu.facts import azure, entra
+from aks_gpu.facts import azure, entra, names
 
 
 @dataclasses.dataclass
@@ -65,7 +65,7 @@ class GpuCluster(pulumi.ComponentResource):
     pool: GpuPool
 
     def __init__(self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("aks-gpu:index:GpuCluster", name, None, opts)
+        super().__init__(GPU_CLUSTER_TYPE, name, None, opts)
         cluster: containerservice.ManagedCluster | None = None
         if args.cluster.existing:
             existing = containerservice.get_managed_cluster_output(
@@ -120,19 +120,19 @@ class GpuCluster(pulumi.ComponentResource):
 
     def _new_cluster(self, settings: ClusterSettings, access: AccessSettings) -> containerservice.ManagedCluster:
         group = resources.ResourceGroup(
-            f"{self._name}-resource-group",
+            names.child_name(self._name, names.RESOURCE_GROUP),
             resource_group_name=settings.resource_group_name,
             location=settings.location,
-            opts=child_options(self, "resource-group"),
+            opts=child_options(self, names.RESOURCE_GROUP),
         )
         cluster = containerservice.ManagedCluster(
-            f"{self._name}-cluster",
+            names.child_name(self._name, names.CLUSTER),
             resource_group_name=group.name,
             location=group.location,
             **arm.as_resource_args(arm.cluster_properties(settings, access)),
             # The GPU pool is its own AgentPool resource; without this, every
             # update would try to reconcile the pool list and remove it.
-            opts=child_options(self, "cluster", ignore_changes=["agentPoolProfiles"]),
+            opts=child_options(self, names.CLUSTER, ignore_changes=["agentPoolProfiles"]),
         )
         self.cluster_name = cluster.name
         self.resource_group_name = group.name
@@ -244,6 +244,10 @@ class PoolNameTaken(RunError):
     """The GPU pool's name is taken by a pool of the existing cluster that this stack does not own."""
 
 
+class ClusterTooOld(RunError):
+    """The existing cluster's Kubernetes version is below what the configured GPU stack needs."""
+
+
 def stack_owner() -> str:
     """The value of the tag that marks the GPU pool as this stack's own in an existing cluster."""
     return f"{pulumi.get_project()}/{pulumi.get_stack()}"
@@ -263,4 +267,11 @@ def checked_cluster_name(found: Any, pool: GpuPoolSettings) -> str:
     problem = validate.existing_pool_conflict(pool.name, pool.vm_size, profiles, stack_owner())
     if problem:
         raise PoolNameTaken(f"{PROJECT}:gpuPoolName = {json.dumps(pool.name)} is not allowed: {problem}")
+    version = str(getattr(found, "current_kubernetes_version", None) or getattr(found, "kubernetes_version", "") or "")
+    too_old = validate.managed_gpu_version_problem(version) if pool.managed_gpu else None
+    if too_old:
+        raise ClusterTooOld(
+            f'{PROJECT}:gpuStack = "managed" is not allowed on the existing cluster {found.name} '
+            f"(Kubernetes {version}): {too_old}"
+        )
     return str(found.name)

@@ -11,7 +11,7 @@ from aks_gpu.components.check_inputs import CapacityCheckInputs, row_urn
 from aks_gpu.components.checks import NOT_A_TRIGGER, GpuCapacityCheck
 from aks_gpu.components.device_plugin import NvidiaDevicePlugin
 from aks_gpu.components.gpu_pool import GpuPool
-from aks_gpu.components.naming import child_options
+from aks_gpu.components.naming import VERIFICATION_TYPE, child_options
 from aks_gpu.config.gpu_pool import GpuPoolSettings
 
 # The engine's margin beyond the check's own timeout before it gives up on the step.
@@ -61,7 +61,7 @@ class GpuVerification(pulumi.ComponentResource):
     check: GpuCapacityCheck
 
     def __init__(self, name: str, args: GpuVerificationArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("aks-gpu:index:GpuVerification", name, None, opts)
+        super().__init__(VERIFICATION_TYPE, name, None, opts)
         pool = args.pool.settings
         engine_timeout = f"{args.timeout_seconds + ENGINE_MARGIN_SECONDS}s"
         self.check = GpuCapacityCheck(

@@ -14,12 +14,23 @@ from typing import Any
 
 import pulumi
 
+from aks_gpu.facts import names
+
+# Component type tokens: <package>:index:<class>, the one place each is written.
+GPU_CLUSTER_TYPE = "aks-gpu:index:GpuCluster"
+DEVICE_PLUGIN_TYPE = "aks-gpu:index:NvidiaDevicePlugin"
+SAMPLE_JOB_TYPE = "aks-gpu:index:SampleGpuJob"
+VERIFICATION_TYPE = "aks-gpu:index:GpuVerification"
+ACCEPTANCE_TYPE = "aks-gpu:index:GpuAcceptance"
+# The GpuCluster component's name; the config layer counts its children's auto-names.
+CLUSTER_COMPONENT = names.CLUSTER_COMPONENT
+
 # Component name in the first release's __main__.py, by component type token.
 FIRST_RELEASE_NAMES = {
-    "aks-gpu:index:GpuCluster": "aks-gpu",
-    "aks-gpu:index:NvidiaDevicePlugin": "nvidia-device-plugin",
-    "aks-gpu:index:SampleGpuJob": "sample-gpu-job",
-    "aks-gpu:index:GpuVerification": "gpu-verification",
+    GPU_CLUSTER_TYPE: CLUSTER_COMPONENT,
+    DEVICE_PLUGIN_TYPE: "nvidia-device-plugin",
+    SAMPLE_JOB_TYPE: "sample-gpu-job",
+    VERIFICATION_TYPE: "gpu-verification",
 }
 
 

@@ -40,5 +40,7 @@ def run_preflight(settings: Settings) -> None:
     outcome = check.run(settings, provider_config, dict(os.environ))
     if outcome.skipped:
         pulumi.log.warn(f"Azure preflight skipped (quota and VM size availability not checked): {outcome.skipped}")
+    for warning in outcome.warnings:
+        pulumi.log.warn(f"Azure preflight: {warning}")
     if outcome.problems:
         raise PreflightError(outcome.problems)

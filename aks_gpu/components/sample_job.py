@@ -13,7 +13,7 @@ from aks_gpu.builders.sample_job import sample_job
 from aks_gpu.components.check_inputs import engine_timeouts, row_urn, workload_wait
 from aks_gpu.components.checks import SampleJobResult
 from aks_gpu.components.gpu_pool import GpuPool
-from aks_gpu.components.naming import child_options
+from aks_gpu.components.naming import SAMPLE_JOB_TYPE, child_options
 
 # A first pull of the multi-gigabyte TensorFlow image plus, on an autoscaled
 # pool, a GPU node scaling up from zero, fits well inside this.
@@ -49,7 +49,7 @@ class SampleGpuJob(pulumi.ComponentResource):
     result: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: SampleJobArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("aks-gpu:index:SampleGpuJob", name, None, opts)
+        super().__init__(SAMPLE_JOB_TYPE, name, None, opts)
         pool = args.pool.settings
         job = sample_job(
             namespace_name=args.namespace,

@@ -160,7 +160,7 @@ def read_gpu_pool(r: ConfigReader, location: str | None, today: date) -> GpuPool
         vm_size=vm_size,
         gpus_per_node=_gpus_per_node(r, vm_size, size),
         node_count=r.integer("gpuNodeCount", 1, 1000),
-        autoscale=_autoscale(r, gpu_stack),
+        autoscale=_autoscale(r, mig_profile),
         spot=spot,
         spot_max_price=_spot_max_price(r, spot),
         gen2=gen2,
@@ -224,7 +224,7 @@ def _gpus_per_node(r: ConfigReader, vm_size: str, size: vm_sizes.GpuVmSize | Non
     return size.gpus_per_node
 
 
-def _autoscale(r: ConfigReader, gpu_stack: str) -> Autoscale | None:
+def _autoscale(r: ConfigReader, mig_profile: str | None) -> Autoscale | None:
     min_count = r.integer("gpuMinCount", 0, 1000)
     max_count = r.integer("gpuMaxCount", 0, 1000, "0 (autoscaler off) or a whole number from 1 to 1000")
     if max_count == 0:
@@ -233,11 +233,18 @@ def _autoscale(r: ConfigReader, gpu_stack: str) -> Autoscale | None:
         return None
     if min_count > max_count:
         r.fail("gpuMinCount", min_count, f"at most gpuMaxCount ({max_count})")
-    if gpu_stack == MANAGED_STACK:
+    # AKS-managed GPU pools take the autoscaler: aks-managed-gpu-nodes.md (ms.date 2025-10-30)
+    # creates its example managed pool with --enable-cluster-autoscaler --min-count 1 --max-count 3,
+    # and the agent pool API's enableAutoScaling has no exception for them.
+    if mig_profile is not None:
+        # gpu-multi-instance.md, Limitations: "You can't use Cluster Autoscaler with multi-instance
+        # node pools". From zero it cannot work either: the autoscaler's template node offers the
+        # size's whole GPUs and no MIG slices, so a pod asking for slices never scales up (Azure/AKS#4216).
         r.fail(
             "gpuMaxCount",
             max_count,
-            "0 with gpuStack: managed: AKS-managed GPU pools do not support the cluster autoscaler while in preview",
+            f"0 with gpuMigProfile {mig_profile}: AKS does not run the cluster autoscaler on multi-instance GPU "
+            "pools, and from zero its template node offers no MIG slices; set gpuNodeCount to a fixed count instead",
         )
     return Autoscale(min_count, max_count)
 

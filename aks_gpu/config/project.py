@@ -16,15 +16,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pulumi
 import yaml
 from pulumi.errors import RunError
 
 from aks_gpu.config import validate
 
 PROJECT = "aks-gpu"
-# The package is installed editable from the project checkout (requirements.txt: -e .),
-# so the project file sits two folders above this one.
-PROJECT_FILE = Path(__file__).resolve().parents[2] / "Pulumi.yaml"
+PROJECT_FILE_NAME = "Pulumi.yaml"
 
 
 class SettingsError(RunError, ValueError):
@@ -42,9 +41,35 @@ class SettingsError(RunError, ValueError):
         )
 
 
+def project_file() -> Path:
+    """The `Pulumi.yaml` of the project being run, found where the engine found it.
+
+    The engine reads the project file from the project folder, not from wherever this
+    package is installed (a non-editable `pip install .` puts it in site-packages).
+    The SDK reports that folder (`pulumi.runtime.get_root_directory`) when the language
+    host passes it; otherwise the host has made the program's folder the working
+    directory (`--pwd`), and the file is there or in a parent, as the CLI searches.
+    Raises RunError naming where it looked when there is none.
+    """
+    root = pulumi.runtime.get_root_directory()
+    # Without a language host the SDK's placeholder is the relative name "root_directory".
+    starts = [Path(root)] if root and Path(root).is_absolute() else []
+    cwd = Path.cwd()
+    starts += [cwd, *cwd.parents]
+    for folder in starts:
+        candidate = folder / PROJECT_FILE_NAME
+        if candidate.is_file():
+            return candidate.resolve()
+    raise RunError(
+        f"{PROJECT_FILE_NAME} of project {PROJECT} not found in {starts[0]} or any folder above it: "
+        "run the program through `pulumi` from the project folder (it holds Pulumi.yaml, "
+        "Pulumi.<stack>.yaml and __main__.py)"
+    )
+
+
 @functools.cache
-def _load(project_file: Path) -> dict[str, dict[str, Any]]:
-    project = yaml.safe_load(project_file.read_text())
+def _load(path: Path) -> dict[str, dict[str, Any]]:
+    project = yaml.safe_load(path.read_text())
     return {
         key.split(":", 1)[-1]: spec
         for key, spec in (project.get("config") or {}).items()
@@ -52,17 +77,17 @@ def _load(project_file: Path) -> dict[str, dict[str, Any]]:
     }
 
 
-def declared_keys(project_file: Path = PROJECT_FILE) -> dict[str, dict[str, Any]]:
-    """The project's config declarations from Pulumi.yaml, keyed without namespace.
+def declared_keys(path: Path | None = None) -> dict[str, dict[str, Any]]:
+    """The project's config declarations from Pulumi.yaml (`path`, else `project_file()`), keyed without namespace.
 
     Each value is the declaration: `type`, `default`, `description` (and `items` for arrays).
     """
-    return dict(_load(project_file))
+    return dict(_load(path or project_file()))
 
 
 def declared_default(key: str) -> Any:
-    """The default `Pulumi.yaml` declares for `key` (KeyError for an undeclared key)."""
-    return _load(PROJECT_FILE)[key]["default"]
+    """The default the project's `Pulumi.yaml` declares for `key` (KeyError for an undeclared key)."""
+    return _load(project_file())[key]["default"]
 
 
 def with_defaults(raw: Mapping[str, Any], declared: Mapping[str, dict[str, Any]]) -> dict[str, Any]:

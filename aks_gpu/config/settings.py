@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 
+from aks_gpu.config import validate
 from aks_gpu.config.access import AccessSettings, read_access
 from aks_gpu.config.cluster import SYSTEM_POOL_NAME, ClusterSettings, read_cluster
 from aks_gpu.config.gpu_pool import GpuPoolSettings, read_gpu_pool
@@ -87,6 +88,7 @@ def parse_settings(
         preflight=r.boolean("preflight"),
     )
     _check_acceptance(r, settings)
+    _check_managed_gpu_version(r, settings)
     if settings.gpu_pool.name == SYSTEM_POOL_NAME and cluster.existing is None:
         r.fail("gpuPoolName", SYSTEM_POOL_NAME, f"a name other than '{SYSTEM_POOL_NAME}', which the system pool uses")
     if problems:
@@ -111,6 +113,14 @@ def unknown_key(key: str, declared: Mapping[str, Any]) -> str:
     near = difflib.get_close_matches(key.lower(), list(by_lower), n=1, cutoff=0.6)
     hint = f"did you mean `{by_lower[near[0]]}`?" if near else f"known keys: {', '.join(sorted(declared))}"
     return f"{PROJECT}:{key} is not a setting of this program (Pulumi.yaml does not declare it); {hint}"
+
+
+def _check_managed_gpu_version(r: ConfigReader, settings: Settings) -> None:
+    # A new cluster's version is known here; an existing cluster's once it is read (GpuCluster).
+    version = settings.cluster.kubernetes_version
+    problem = validate.managed_gpu_version_problem(version) if version and settings.gpu_pool.managed_gpu else None
+    if problem:
+        r.fail("kubernetesVersion", version, problem)
 
 
 def _check_acceptance(r: ConfigReader, settings: Settings) -> None:

@@ -14,7 +14,8 @@ from typing import Any
 
 from docker_image.reference import InvalidReference, Reference  # type: ignore[import-untyped]
 
-from aks_gpu.facts import kubernetes
+from aks_gpu.facts import kubernetes, names
+from aks_gpu.facts.azure import MANAGED_GPU_MIN_KUBERNETES
 
 # The engine hands every value over as text; none of this program's values is
 # near this long. Bounding it keeps the JSON parser and the regexes cheap, and
@@ -117,6 +118,24 @@ def kubernetes_version_problem(text: str) -> str | None:
     return None
 
 
+def minor_version(text: str) -> tuple[int, int] | None:
+    """(major, minor) of a Kubernetes version such as 1.34 or 1.34.2, or None when it is not one."""
+    match = _KUBERNETES_VERSION.fullmatch(text)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def managed_gpu_version_problem(version: str) -> str | None:
+    """Why a cluster at Kubernetes `version` cannot take an AKS-managed GPU pool, or None."""
+    found = minor_version(version)
+    low = ".".join(map(str, MANAGED_GPU_MIN_KUBERNETES))
+    if found is None or found >= MANAGED_GPU_MIN_KUBERNETES:
+        return None
+    return (
+        f"Kubernetes {low} or later for gpuStack: managed (AKS managed GPU pools, aks-managed-gpu-nodes.md); "
+        f"upgrade the cluster (az aks upgrade --kubernetes-version {low}) or use gpuStack: device-plugin"
+    )
+
+
 def image_reference_problem(text: str) -> str | None:
     """Why `text` is not an image reference the distribution grammar accepts, or None.
 
@@ -156,8 +175,10 @@ def node_resource_group_problem(group: str | None, cluster: str | None, location
     """
     if not location:
         return None
-    group_chars = len(group) if group else len("aks-gpu-resource-group") + AUTONAME_SUFFIX_CHARS
-    cluster_chars = len(cluster) if cluster else len("aks-gpu-cluster") + AUTONAME_SUFFIX_CHARS
+    auto_group = names.child_name(names.CLUSTER_COMPONENT, names.RESOURCE_GROUP)
+    auto_cluster = names.child_name(names.CLUSTER_COMPONENT, names.CLUSTER)
+    group_chars = len(group) if group else len(auto_group) + AUTONAME_SUFFIX_CHARS
+    cluster_chars = len(cluster) if cluster else len(auto_cluster) + AUTONAME_SUFFIX_CHARS
     total = len("MC___") + group_chars + cluster_chars + len(location.replace(" ", ""))
     if total <= MAX_NODE_RESOURCE_GROUP_CHARS:
         return None

@@ -7,7 +7,7 @@ from typing import Literal, get_args
 
 from aks_gpu.config import validate
 from aks_gpu.config.project import ConfigReader
-from aks_gpu.facts.device_plugin import SEED_IMAGE, is_device_plugin_image
+from aks_gpu.facts.device_plugin import TRUSTED_REPOSITORIES, is_device_plugin_image
 from aks_gpu.facts.kubernetes import DNS_LABEL
 
 # The sample workloads: the GPU acceptance test on every node, or the walkthrough's MNIST job.
@@ -93,13 +93,14 @@ def _image(r: ConfigReader, key: str) -> str:
 def _device_plugin_image(r: ConfigReader) -> str:
     image = _image(r, "devicePluginImage")
     # The DaemonSet mounts the kubelet's device-plugin socket directory, which only the
-    # NVIDIA device plugin should reach (the policy pack refuses the mount for anything else).
+    # NVIDIA device plugin from its publishers' registries may reach (the policy pack refuses
+    # the mount for any other image, a mirror of the same name included).
     if image and "devicePluginImage" not in r.refused and not is_device_plugin_image(image):
         r.fail(
             "devicePluginImage",
             image,
-            "an image of the NVIDIA device plugin (repository name k8s-device-plugin, from any registry or "
-            f"mirror), e.g. the seed's {SEED_IMAGE}",
+            "the NVIDIA device plugin from " + " or ".join(TRUSTED_REPOSITORIES) + " (any tag or digest); "
+            "other registries and mirrors are refused because the plugin mounts the kubelet's device-plugin socket",
         )
     return image
 

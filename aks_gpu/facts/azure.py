@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from aks_gpu.facts.gpu_models import MIG_LAYOUT
+
 CONTAINER_SERVICE_NAMESPACE = "Microsoft.ContainerService"
 
 # `gpuProfile.nvidia.managementMode` first appears in this agent pool API
@@ -17,12 +19,16 @@ CONTAINER_SERVICE_NAMESPACE = "Microsoft.ContainerService"
 MANAGED_GPU_API_VERSION = "2026-08-01"
 # The subscription feature that unlocks AKS-managed GPU pools while they are in preview.
 MANAGED_GPU_FEATURE = "ManagedGPUExperiencePreview"
+# aks-managed-gpu-nodes.md (ms.date 2025-10-30), "Before you begin": the feature
+# "requires Kubernetes version 1.34 or later"; it applies to the cluster the pool joins.
+MANAGED_GPU_MIN_KUBERNETES = (1, 34)
 
 # The dedicated GPU image (custom header UseGPUDedicatedVHD) that the seed offers.
 DEDICATED_GPU_IMAGE_RETIRED_ON = date(2025, 1, 10)
 
-# AKS multi-instance GPU profiles of an agent pool (`gpuInstanceProfile`).
-MIG_PROFILES = ("MIG1g", "MIG2g", "MIG3g", "MIG4g", "MIG7g")
+# AKS multi-instance GPU profiles of an agent pool (`gpuInstanceProfile`): those of the
+# MIG layout, which also says what each one makes of a GPU.
+MIG_PROFILES: tuple[str, ...] = tuple(MIG_LAYOUT)
 
 
 def feature_registration_command() -> str:

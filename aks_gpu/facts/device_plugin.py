@@ -15,14 +15,37 @@ NAME = "nvidia-device-plugin"
 SOCKET_DIR = "/var/lib/kubelet/device-plugins"
 # The seed walkthrough's image, kept reachable through the `devicePluginImage` config key.
 SEED_IMAGE = "mcr.microsoft.com/oss/nvidia/k8s-device-plugin:1.11"
-# Recognises the plugin's image wherever it is mirrored, tagged or by digest
-# (nvcr.io/nvidia/k8s-device-plugin:v0.18.0, the seed's image, a private mirror).
+# The plugin's repository name, recognised wherever it is mirrored, tagged or by digest. Only
+# to refuse a second plugin: anyone can push an image of that name to a registry of their own.
 IMAGE_PATTERN = re.compile(r"(^|/)k8s-device-plugin(:|@|\Z)")
+# Where the plugin comes from its publishers: NVIDIA's own registry (NGC, the AKS docs' image)
+# and Microsoft's registry, which republishes NVIDIA's plugin for AKS (the seed's image). Only
+# NVIDIA or Microsoft can push to these repositories, so only their images are trusted with
+# the kubelet's socket directory (and SYS_ADMIN under MIG).
+TRUSTED_REPOSITORIES = ("nvcr.io/nvidia/k8s-device-plugin", "mcr.microsoft.com/oss/nvidia/k8s-device-plugin")
+# name[:tag]: the tag follows the last "/" (a ":" before it belongs to a registry port).
+_TAG = re.compile(r":[^:/]*$")
+
+
+def image_repository(image: str) -> str:
+    """The repository of an image reference, without tag or digest; the registry host in lower case.
+
+    `nvcr.io/nvidia/k8s-device-plugin:v0.18.0@sha256:...` -> `nvcr.io/nvidia/k8s-device-plugin`.
+    """
+    name = image.split("@", 1)[0]
+    name = _TAG.sub("", name)
+    host, _, path = name.partition("/")
+    return f"{host.lower()}/{path}" if path else name
+
+
+def names_device_plugin(image: str) -> bool:
+    """Whether an image reference is named like the NVIDIA device plugin, from any registry (to refuse it)."""
+    return IMAGE_PATTERN.search(image) is not None
 
 
 def is_device_plugin_image(image: str) -> bool:
-    """Whether a container image reference names the NVIDIA device plugin."""
-    return IMAGE_PATTERN.search(image) is not None
+    """Whether an image reference is the NVIDIA device plugin from its publishers' registries (TRUSTED_REPOSITORIES)."""
+    return image_repository(image) in TRUSTED_REPOSITORIES
 
 
 # --- MIG (NVIDIA/k8s-device-plugin README and deployments/helm, v0.18.0 .. v0.20.0) -------

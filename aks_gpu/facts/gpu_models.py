@@ -26,18 +26,17 @@ from collections.abc import Mapping
 from fractions import Fraction
 from types import MappingProxyType
 
-__all__ = ["AKS_MIG_PROFILES", "GPU_MODELS", "GpuModel", "MigProfile", "find_gpu_model"]
+__all__ = ["GPU_MODELS", "MIG_LAYOUT", "GpuModel", "MigProfile", "find_gpu_model"]
 
 # AKS profile name -> (GPU slices per instance, instances AKS makes per GPU, eighths of memory per instance).
-_MIG_LAYOUT: Mapping[str, tuple[int, int, int]] = {
+# The one home of the AKS profile names (azure.MIG_PROFILES lists them in this order).
+MIG_LAYOUT: Mapping[str, tuple[int, int, int]] = {
     "MIG1g": (1, 7, 1),
     "MIG2g": (2, 3, 2),
     "MIG3g": (3, 2, 4),
     "MIG4g": (4, 1, 4),
     "MIG7g": (7, 1, 8),
 }
-AKS_MIG_PROFILES: tuple[str, ...] = tuple(_MIG_LAYOUT)
-"""The values AKS accepts for an agent pool's `gpuInstanceProfile`."""
 
 _MIG_SOURCES = (
     "https://docs.nvidia.com/datacenter/tesla/mig-user-guide/supported-mig-profiles.html",
@@ -110,10 +109,10 @@ class GpuModel:
 def _mig(slices: str) -> Mapping[str, MigProfile]:
     """The AKS profiles of a GPU whose 1g/2g/3g/4g/7g slice names are given in that order."""
     names = slices.split()
-    if len(names) != len(_MIG_LAYOUT):
-        raise ValueError(f"expected {len(_MIG_LAYOUT)} slice names, got {slices!r}")
+    if len(names) != len(MIG_LAYOUT):
+        raise ValueError(f"expected {len(MIG_LAYOUT)} slice names, got {slices!r}")
     profiles = {}
-    for (aks, (gpcs, count, eighths)), name in zip(_MIG_LAYOUT.items(), names, strict=True):
+    for (aks, (gpcs, count, eighths)), name in zip(MIG_LAYOUT.items(), names, strict=True):
         if not name.startswith(f"{gpcs}g."):
             raise ValueError(f"{name} is not a {gpcs}g slice")
         profiles[aks] = MigProfile(aks, name, count, Fraction(gpcs, 7), Fraction(eighths, 8))

@@ -1,10 +1,10 @@
 """Azure VM sizes with NVIDIA GPUs, as AKS GPU node pools see them.
 
 This module is the single place the program reads VM size facts from: validation,
-the expected `nvidia.com/gpu` count, the policy pack and the README table all
-come from here. Sources: azure-compute-docs articles/virtual-machines/sizes/
-gpu-accelerated/*-series.md and lifecycle/retirement/*; listed per family in the
-README ("GPU VM sizes").
+the expected `nvidia.com/gpu` count, the policy pack and the table in docs/gpu-sizes.md
+all come from here. Sources: azure-compute-docs articles/virtual-machines/sizes/
+gpu-accelerated/*-series.md and lifecycle/retirement/*; listed per family in
+docs/gpu-sizes.md.
 """
 
 from __future__ import annotations

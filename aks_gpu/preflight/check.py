@@ -37,11 +37,11 @@ READER_ROLE = "Reader"
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-    """What the preflight found: problems that stop the stack, or why it did not check."""
+    """What the preflight found: problems that stop the stack, warnings, or why it did not check."""
 
     problems: list[str]
     skipped: str = ""
-    checked_as: str = ""
+    warnings: tuple[str, ...] = ()
 
 
 def _capabilities(sku: Any) -> dict[str, str]:
@@ -138,7 +138,12 @@ def run(
     except HttpResponseError as error:
         return _arm_failure(error, region, found)
     problems = demand.evaluate(pools, skus, usages, region=region, subscription=found.subscription_id)
-    return Outcome(problems, checked_as=found.source)
+    warnings = (
+        ()
+        if problems
+        else tuple(demand.surge_warnings(pools, skus, usages, region=region, subscription=found.subscription_id))
+    )
+    return Outcome(problems, warnings=warnings)
 
 
 def _arm_failure(error: HttpResponseError, region: str, found: identity.Identity) -> Outcome:

@@ -18,6 +18,8 @@ SPOT_QUOTA = "lowPriorityCores"
 SYSTEM_POOL_MIN_VCPUS = 2
 SYSTEM_POOL_MIN_MEMORY_GB = 4.0
 # Nodes an upgrade adds on top of a pool's floor (AKS max surge: at least one node).
+# Creating the pools does not need them, so a quota without room for them is a
+# warning about later upgrades, never a refusal of the stack.
 SURGE_NODES = 1
 
 
@@ -52,7 +54,7 @@ class Usage:
 
 @dataclasses.dataclass(frozen=True)
 class PoolDemand:
-    """A pool this stack creates: its config key, size and node count at its floor plus one surge node."""
+    """A pool this stack creates: its config key, size and node count at its floor."""
 
     role: str
     key: str
@@ -61,10 +63,9 @@ class PoolDemand:
     spot: bool = False
     system: bool = False
 
-    @property
-    def nodes(self) -> int:
-        """Nodes the quota must hold: the floor and one surge node for upgrades."""
-        return self.floor_nodes + SURGE_NODES
+    def nodes(self, surge: bool) -> int:
+        """Nodes the quota must hold: the floor, and with `surge` the node an upgrade adds."""
+        return self.floor_nodes + (SURGE_NODES if surge else 0)
 
 
 def demands(settings: Settings) -> list[PoolDemand]:
@@ -107,8 +108,13 @@ def availability_problems(demand: PoolDemand, sku: Sku | None, region: str, zone
     return problems
 
 
-def needed_vcpus(demands_with_skus: Iterable[tuple[PoolDemand, Sku]]) -> dict[str, tuple[int, list[str]]]:
-    """vCPUs each quota must still hold, with the pools that draw on it (Spot pools draw on lowPriorityCores)."""
+def needed_vcpus(
+    demands_with_skus: Iterable[tuple[PoolDemand, Sku]], *, surge: bool = False
+) -> dict[str, tuple[int, list[str]]]:
+    """vCPUs each quota must still hold, with the pools that draw on it (Spot pools draw on lowPriorityCores).
+
+    Without `surge`, what creating the pools needs; with it, what an upgrade needs on top.
+    """
     needs: dict[str, tuple[int, list[str]]] = {}
 
     def add(quota: str, vcpus: int, why: str) -> None:
@@ -116,11 +122,11 @@ def needed_vcpus(demands_with_skus: Iterable[tuple[PoolDemand, Sku]]) -> dict[st
         needs[quota] = (total + vcpus, [*whys, why])
 
     for demand, sku in demands_with_skus:
-        vcpus = demand.nodes * sku.vcpus
-        why = (
-            f"{demand.role} {sku.name}: {demand.nodes} nodes ({demand.floor_nodes} at its floor + "
-            f"{SURGE_NODES} surge) x {sku.vcpus} vCPUs = {vcpus}"
-        )
+        nodes = demand.nodes(surge)
+        vcpus = nodes * sku.vcpus
+        counted = f"{demand.floor_nodes} at its floor + {SURGE_NODES} surge" if surge else "at its floor"
+        plural = "s" if nodes != 1 else ""
+        why = f"{demand.role} {sku.name}: {nodes} node{plural} ({counted}) x {sku.vcpus} vCPUs = {vcpus}"
         if demand.spot:
             add(SPOT_QUOTA, vcpus, why)
         else:
@@ -172,3 +178,17 @@ def evaluate(
             sized.append((demand, sku))
     by_name = {usage.name.lower(): usage for usage in usages}
     return problems + quota_problems(needed_vcpus(sized), by_name, region, subscription)
+
+
+def surge_warnings(
+    pools: Iterable[PoolDemand], skus: Iterable[Sku], usages: Iterable[Usage], *, region: str, subscription: str
+) -> list[str]:
+    """Quotas that hold the pools but not an upgrade's surge node: later upgrades would stall, creating works."""
+    skus = list(skus)
+    sized = [(p, sku) for p in pools if (sku := find_sku(skus, p.vm_size)) is not None]
+    by_name = {usage.name.lower(): usage for usage in usages}
+    short = quota_problems(needed_vcpus(sized, surge=True), by_name, region, subscription)
+    return [
+        f"{line} An upgrade adds {SURGE_NODES} surge node per pool; without room for it upgrades fail."
+        for line in short
+    ]

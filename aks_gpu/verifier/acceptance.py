@@ -1,7 +1,8 @@
-"""Read the GPU acceptance pod's log (aks_gpu/workloads/gpu_acceptance.py) and explain its failures.
+"""Read the GPU acceptance pod's log (aks_gpu/workloads/gpu_acceptance/) and explain its failures.
 
 Standard library only, no Pulumi. The markers come from the script module itself, so the writer and the reader
-cannot drift apart; that module imports nothing but the standard library at import time.
+cannot drift apart; that package imports nothing but the standard library at import time. Logs of the
+single-file script that came before (flat figures, no `checks`) still parse.
 
 `parse_acceptance_log(text)` never raises on bad input: a log may be cut short, mixed with other output, carry
 `kubectl logs --timestamps` prefixes, or hold numbers that are not finite. Every number it returns is a finite
@@ -26,9 +27,12 @@ __all__ = [
 ]
 
 _NUMBERS: tuple[str, ...] = ("memoryGiB", "tflops", "expectedTflops", "gbps", "expectedGbps", "minFraction", "accuracy")
-_NUMBERS += ("targetAccuracy", "maxRelError")
+_NUMBERS += ("targetAccuracy", "maxRelError", "matmul", "copy", "h2d", "d2h", "p2p", "loadedSeconds")
 _INTEGERS = ("index", "steps", "matrixSize")
 _TEXTS = ("node", "uuid", "model", "driverVersion", "cudaVersion", "dtype")
+_CHECK_TEXTS = ("name", "unit", "basis", "source", "status")
+_CHECK_NUMBERS = ("value", "floor", "reference")
+STATUSES = ("pass", "fail", "uncalibrated")
 
 
 def _number(value: Any) -> float | None:
@@ -62,12 +66,28 @@ def _payload(line: str, marker: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _texts(value: Any) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def _checks(value: Any) -> list[dict[str, Any]]:
+    """The `checks` list: each {"name", "value", "unit", "floor", "reference", "basis", "source", "status"}."""
+    checks = []
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            check: dict[str, Any] = {key: _text(item.get(key)) for key in _CHECK_TEXTS}
+            check.update({key: _number(item.get(key)) for key in _CHECK_NUMBERS})
+            check["status"] = check["status"] if check["status"] in STATUSES else "fail"
+            checks.append(check)
+    return checks
+
+
 def _record(data: Mapping[str, Any]) -> dict[str, Any]:
     record: dict[str, Any] = {key: _number(data.get(key)) for key in _NUMBERS}
     record.update({key: _integer(data.get(key)) for key in _INTEGERS})
     record.update({key: _text(data.get(key)) for key in _TEXTS})
-    reasons = data.get("reasons")
-    record["reasons"] = [str(reason) for reason in reasons] if isinstance(reasons, list) else []
+    record.update(checks=_checks(data.get("checks")), health=_texts(data.get("health")))
+    record["reasons"] = _texts(data.get("reasons"))
     record["passed"] = data.get("passed") is True and not record["reasons"]
     return record
 
@@ -77,9 +97,14 @@ def _summary(data: Mapping[str, Any]) -> dict[str, Any]:
         "node": _text(data.get("node")),
         "devices": _integer(data.get("devices")),
         "passedDevices": _integer(data.get("passedDevices")),
-        "passed": data.get("passed") is True,
+        "passed": data.get("passed") is True and not _texts(data.get("reasons")),
         "exitCode": _integer(data.get("exitCode")),
         "error": _text(data.get("error")),
+        "checks": _checks(data.get("checks")),
+        "reasons": _texts(data.get("reasons")),
+        "seconds": _number(data.get("seconds")),
+        "gpus": _integer(data.get("gpus")),
+        "concurrent": data.get("concurrent") if isinstance(data.get("concurrent"), bool) else None,
     }
 
 
@@ -117,9 +142,16 @@ def _figure(value: float | None, digits: int = 1) -> str:
 
 
 def _describe(record: Mapping[str, Any], node: str | None) -> str:
+    device = f"GPU {record.get('index')}" + (f" ({record['model']})" if record.get("model") else "")
+    where = f"node {record.get('node') or node or '?'} {device}"
+    if record.get("checks"):  # the package's records: each reason names its figure, floor and source
+        return f"{where}: " + ("; ".join(record.get("reasons") or []) or "marked failed")
+    return _describe_flat(record, where)
+
+
+def _describe_flat(record: Mapping[str, Any], where: str) -> str:
     fraction = record.get("minFraction")
     need = f">= {fraction:g} x " if fraction is not None else ""
-    device = f"GPU {record.get('index')}" + (f" ({record['model']})" if record.get("model") else "")
     figures = (
         f"{record.get('dtype') or 'matmul'} matmul {_figure(record.get('tflops'))} TFLOP/s "
         f"(expected {need}{_figure(record.get('expectedTflops'), 0)}), "
@@ -127,7 +159,7 @@ def _describe(record: Mapping[str, Any], node: str | None) -> str:
         f"accuracy {_figure(record.get('accuracy'), 4)} (target {_figure(record.get('targetAccuracy'), 2)})"
     )
     reasons = "; ".join(record.get("reasons") or []) or "marked failed"
-    return f"node {record.get('node') or node or '?'} {device}: {reasons} [{figures}]"
+    return f"{where}: {reasons} [{figures}]"
 
 
 def acceptance_failures(parsed: Mapping[str, Any], node: str | None = None) -> list[str]:
@@ -138,6 +170,7 @@ def acceptance_failures(parsed: Mapping[str, Any], node: str | None = None) -> l
     summary = parsed.get("summary") or {}
     where = f"node {summary.get('node') or node or '?'}"
     messages = [_describe(record, node) for record in parsed.get("records", []) if not record.get("passed")]
+    messages += [f"{where}: {reason}" for reason in summary.get("reasons") or []]
     if summary.get("error"):
         messages.append(f"{where}: the acceptance test could not run: {summary['error']}")
     elif not parsed.get("summary"):

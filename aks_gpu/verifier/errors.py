@@ -105,17 +105,68 @@ def describe(error: Exception, server: str = "the API server") -> str:
     return f"{server}: {type(root).__name__}: {_shorten(str(root))}"
 
 
+# TLS alerts with which a server refuses the client's certificate (OpenSSL reason codes).
+# Sending the same certificate again gets the same alert, so none of them is retried.
+CLIENT_CERTIFICATE_REFUSED = frozenset(
+    {
+        "TLSV1_ALERT_UNKNOWN_CA",
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+        "SSLV3_ALERT_CERTIFICATE_REVOKED",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+        "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+        "TLSV1_ALERT_ACCESS_DENIED",
+    }
+)
+# What OpenSSL reports when the other end answers in plain HTTP, not TLS.
+NOT_TLS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE"})
+
+
 def trust_error(error: Exception, server: str) -> ClusterAccessError | None:
-    """A ClusterAccessError when `error` is a failed TLS certificate verification, else None."""
-    root = next((cause for cause in _causes(error) if isinstance(cause, ssl.SSLCertVerificationError)), None)
-    if root is None:
+    """A ClusterAccessError when `error` is a TLS failure no retry can cure, else None.
+
+    Three are final: the server's certificate is not trusted, the server refuses the
+    kubeconfig's client certificate (a TLS alert), or the server does not speak TLS
+    at all (an `https://` URL on a plain-HTTP port). A handshake that merely broke
+    off (EOF, reset) is left to the retries.
+    """
+    causes = list(_causes(error))
+    root = next((cause for cause in causes if isinstance(cause, ssl.SSLCertVerificationError)), None)
+    if root is not None:
+        detail = root.verify_message or root.reason or str(root)
+        return ClusterAccessError(
+            f"The certificate of the API server {server} is not trusted: certificate verify failed: {detail}. "
+            f"The kubeconfig's certificate authority does not match this server (a kubeconfig of another "
+            f"cluster, or the cluster's certificates were rotated): fetch fresh cluster credentials."
+        )
+    reasons = {str(getattr(cause, "reason", "")) for cause in causes if isinstance(cause, ssl.SSLError)}
+    if reasons & CLIENT_CERTIFICATE_REFUSED:
+        alert = sorted(reasons & CLIENT_CERTIFICATE_REFUSED)[0]
+        return ClusterAccessError(
+            f"The API server {server} refused the kubeconfig's client certificate (TLS alert {alert}): the "
+            "certificate was not issued by this cluster, has expired or was revoked. Fetch fresh cluster "
+            "credentials (az aks get-credentials, or this stack's kubeconfig output)."
+        )
+    if reasons & NOT_TLS:
+        return ClusterAccessError(
+            f"The API server address {server} does not answer in TLS (OpenSSL: {sorted(reasons & NOT_TLS)[0]}): "
+            "the kubeconfig's server URL names a plain-HTTP port or the wrong service. Check its `server:` field."
+        )
+    return None
+
+
+def retry_after(error: ApiException, limit: float = 60.0) -> float | None:
+    """Seconds a 429 or 503 answer asks the client to wait (its Retry-After header), at most `limit`.
+
+    The API server's priority and fairness sends `Retry-After` with 429; only the
+    delta-seconds form is used there (an HTTP date or garbage is ignored, None).
+    """
+    headers = getattr(error, "headers", None) or {}
+    text = next((str(value) for key, value in dict(headers).items() if str(key).lower() == "retry-after"), "")
+    if error.status not in (429, 503) or not text.strip().isdigit():
         return None
-    detail = root.verify_message or root.reason or str(root)
-    return ClusterAccessError(
-        f"The certificate of the API server {server} is not trusted: certificate verify failed: {detail}. "
-        f"The kubeconfig's certificate authority does not match this server (a kubeconfig of another "
-        f"cluster, or the cluster's certificates were rotated): fetch fresh cluster credentials."
-    )
+    return min(float(text.strip()), limit)
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:

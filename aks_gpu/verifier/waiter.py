@@ -1,11 +1,7 @@
 """Wait until the usable GPU nodes' allocatable GPUs reach the expected count: list, then watch.
 
-Only nodes a pod can use count (Ready, schedulable, no node-lifecycle taint;
-see `usability`). Faults that a retry cannot cure (401, 403, an untrusted
-certificate) end the wait at once; the others back off and retry, a watch
-that keeps expiring (410 Gone) included. The deadline holds within one
-request's latency: list pages stop at the deadline and every request's read
-timeout ends with it.
+Only nodes a pod can use count (`usability`). Faults no retry cures (401, 403, TLS refusals) end the wait
+at once; others back off (honouring a 429's Retry-After) and retry; list pages and read timeouts end with it.
 """
 
 from __future__ import annotations
@@ -33,6 +29,7 @@ from aks_gpu.verifier.errors import (
     access_error,
     describe,
     read_body,
+    retry_after,
     status_message,
     trust_error,
 )
@@ -323,7 +320,7 @@ class GpuWaiter:
                 self._pause("The watch expired again (410 Gone)", deadline, self._expired - 1)
             return
         if error.status in TRANSIENT_STATUSES:
-            self._retry_later(describe(error), deadline)
+            self._retry_later(describe(error), deadline, at_least=retry_after(error))
             return
         detail = status_message(error)
         raise VerificationError(
@@ -337,18 +334,19 @@ class GpuWaiter:
             raise untrusted from None
         self._retry_later(describe(error, self._server), deadline)
 
-    def _retry_later(self, reason: str, deadline: Deadline) -> None:
+    def _retry_later(self, reason: str, deadline: Deadline, at_least: float | None = None) -> None:
         self._last_error = reason
-        self._pause(f"API error ({reason})", deadline, self._next_failure())
+        self._pause(f"API error ({reason})", deadline, self._next_failure(), at_least)
 
     def _next_failure(self) -> int:
         self._failures += 1
         return self._failures
 
-    def _pause(self, reason: str, deadline: Deadline, failures: int) -> None:
+    def _pause(self, reason: str, deadline: Deadline, failures: int, at_least: float | None = None) -> None:
         if deadline.remaining() <= 0 or self._stopped():
             return  # the run loop reports the timeout
-        delay = min(self._backoff.delay(failures, self._rng), deadline.remaining())
+        # A server's Retry-After is its own estimate of when it can answer again.
+        delay = min(max(self._backoff.delay(failures, self._rng), at_least or 0.0), deadline.remaining())
         self._progress(f"{reason}; retrying in {delay:.1f}s")
         self._sleep(delay)
 

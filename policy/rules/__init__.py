@@ -26,7 +26,7 @@ resource.
 Modules, each importing only those above it: `model` (levels, UNKNOWN, Resource,
 Violation, Rule, value helpers), `resource_types` (type tokens in any API
 version), `pools` (agent pools and taints), `workloads` (pod specs, containers,
-the device plugin), then the rule families `vm_size_rules`, `gpu_rules`,
+the device plugin; `pod_templates` finds pod specs in any kind), then the rule families `vm_size_rules`, `gpu_rules`,
 `privilege`, `cluster_rules`, and `pack` (RULES and `evaluate`). Facts come from
 `aks_gpu.facts`; this package restates none.
 """
@@ -42,6 +42,8 @@ from policy.rules.cluster_rules import (
 )
 from policy.rules.gpu_rules import (
     DEFAULT_GPU_TAINT,
+    GPU_RESOURCES,
+    MIG_RESOURCES,
     GpuTargets,
     device_plugin_conflict_violations,
     gpu_limit_problem,
@@ -64,7 +66,17 @@ from policy.rules.model import (
     today_utc,
 )
 from policy.rules.pack import RULES, evaluate
-from policy.rules.pools import Pool, agent_pools, gpu_taints, is_gpu_pool, is_managed_gpu_pool, parse_taint, tolerates
+from policy.rules.pod_templates import PodSpecAt, pod_specs
+from policy.rules.pools import (
+    Pool,
+    agent_pools,
+    clusters,
+    gpu_taints,
+    is_gpu_pool,
+    is_managed_gpu_pool,
+    parse_taint,
+    tolerates,
+)
 from policy.rules.privilege import DEVICE_PLUGIN_HOST_PATH, privilege_violations
 from policy.rules.resource_types import AGENT_POOL, GENERIC_RESOURCE, K8S_PROVIDER, MANAGED_CLUSTER, canonical
 from policy.rules.vm_size_rules import (
@@ -73,22 +85,30 @@ from policy.rules.vm_size_rules import (
     gpu_vm_size_violations,
     vm_size_problem,
 )
-from policy.rules.workloads import is_device_plugin, is_node_agent, looks_like_device_plugin, pod_spec
+from policy.rules.workloads import (
+    is_node_agent,
+    looks_like_device_plugin,
+    runs_device_plugin_image,
+    without_device_plugin,
+)
 
 __all__ = [
     "ADVISORY",
     "AGENT_POOL",
     "DEFAULT_GPU_TAINT",
     "DEVICE_PLUGIN_HOST_PATH",
+    "GPU_RESOURCES",
     "GENERIC_RESOURCE",
     "K8S_PROVIDER",
     "MANAGED_CLUSTER",
     "MANDATORY",
+    "MIG_RESOURCES",
     "REMEDIATE",
     "RETIREMENT_WARNING_DAYS",
     "RULES",
     "UNKNOWN",
     "GpuTargets",
+    "PodSpecAt",
     "Pool",
     "Resource",
     "Rule",
@@ -96,6 +116,7 @@ __all__ = [
     "agent_pools",
     "canonical",
     "cluster_identity_violations",
+    "clusters",
     "device_plugin_conflict_violations",
     "evaluate",
     "gpu_limit_problem",
@@ -106,7 +127,6 @@ __all__ = [
     "gpu_vm_size_retiring_violations",
     "gpu_vm_size_violations",
     "gpu_workload_violations",
-    "is_device_plugin",
     "is_gpu_pool",
     "is_managed_gpu_pool",
     "is_node_agent",
@@ -116,12 +136,14 @@ __all__ = [
     "kubeconfig_source_violations",
     "looks_like_device_plugin",
     "parse_taint",
-    "pod_spec",
+    "pod_specs",
     "privilege_violations",
     "remediate_kubeconfig_secret",
     "reveal",
+    "runs_device_plugin_image",
     "today_utc",
     "tolerates",
     "vm_size_problem",
     "vm_sizes",
+    "without_device_plugin",
 ]

@@ -8,7 +8,8 @@ from typing import Any
 from pulumi_policy import Secret
 
 from policy.rules.model import get, is_secret, is_unknown, reveal, same, text
-from policy.rules.resource_types import K8S_PROVIDER, is_managed_cluster
+from policy.rules.pools import clusters
+from policy.rules.resource_types import K8S_PROVIDER
 
 
 def kubeconfig_source_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
@@ -62,29 +63,33 @@ def remediate_kubeconfig_secret(resource_type: str, raw_props: Mapping[str, Any]
 
 
 def cluster_identity_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    """Resource rule: the cluster enables Kubernetes RBAC and runs as a managed identity."""
-    if not is_managed_cluster(resource_type):
-        return []
+    """Resource rule: each AKS cluster the resource declares (typed, generic ARM or in a template) enables
+    Kubernetes RBAC and runs as a managed identity."""
     messages = []
-    rbac = reveal(props.get("enableRBAC"))
+    for cluster in clusters(resource_type, props):
+        the = f"The cluster '{cluster.name}'" if cluster.name else "The cluster"
+        messages += [f"{the} {problem}" for problem in _identity_problems(cluster.fields)]
+    return messages
+
+
+def _identity_problems(fields: Mapping[str, Any]) -> list[str]:
+    problems = []
+    rbac = reveal(fields.get("enableRBAC"))
     if not is_unknown(rbac) and rbac is not True:
         setting = "does not set enableRBAC" if rbac is None else f"sets enableRBAC: {rbac!r}"
-        messages.append(
-            f"The cluster {setting}. Without Kubernetes RBAC every credential is cluster-admin; set enableRBAC: true."
-        )
-    identity_type = get(props, "identity", "type")
+        problems.append(f"{setting}. Without Kubernetes RBAC every credential is cluster-admin; set enableRBAC: true.")
+    identity_type = get(fields, "identity", "type")
     if not is_unknown(identity_type) and not (
         same(text(identity_type), "SystemAssigned") or same(text(identity_type), "UserAssigned")
     ):
         has = "has no identity" if identity_type is None else f"has identity type {identity_type!r}"
-        messages.append(
-            f"The cluster {has}. Use a managed identity (identity.type SystemAssigned or "
+        problems.append(
+            f"{has}. Use a managed identity (identity.type SystemAssigned or "
             "UserAssigned) so no service principal secret exists to leak or expire."
         )
-    client_id = get(props, "servicePrincipalProfile", "clientId")
+    client_id = get(fields, "servicePrincipalProfile", "clientId")
     if client_id is not None and not is_unknown(client_id) and not same(text(client_id), "msi"):
-        messages.append(
-            "The cluster sets servicePrincipalProfile with a client ID and secret. Remove it and "
-            "use the managed identity."
+        problems.append(
+            "sets servicePrincipalProfile with a client ID and secret. Remove it and use the managed identity."
         )
-    return messages
+    return problems

@@ -11,11 +11,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
-from aks_gpu.config.project import declared_default
-from aks_gpu.facts.kubernetes import ACCELERATOR_LABEL, AGENT_POOL_LABEL, GPU_RESOURCE, Taint
+from aks_gpu.config.project import declared_keys
+from aks_gpu.facts.gpu_models import GPU_MODELS
+from aks_gpu.facts.kubernetes import ACCELERATOR_LABEL, AGENT_POOL_LABEL, GPU_RESOURCE, MIG_RESOURCE_PREFIX, Taint
 from policy.rules.model import Resource, Violation, get, is_unknown, items, mapping, positive_int, reveal, text
+from policy.rules.pod_templates import pod_specs
 from policy.rules.pools import (
     agent_pools,
     gpu_pools,
@@ -28,16 +31,29 @@ from policy.rules.pools import (
 from policy.rules.resource_types import is_helm_release
 from policy.rules.workloads import (
     containers,
-    is_device_plugin,
     is_node_agent,
     looks_like_device_plugin,
-    pod_spec,
+    without_device_plugin,
     workload_name,
 )
 
 # The program's GPU taint (its default in Pulumi.yaml). Used only to recognise GPU
 # workloads in a stack that has no GPU pool of its own to read the taints from.
-DEFAULT_GPU_TAINT = declared_default("gpuNodeTaints")[0]
+# The pack runs from a checkout (PulumiPolicy.yaml sits in policy/), so it reads the
+# Pulumi.yaml beside policy/ itself: aks_gpu may be installed anywhere (`pip install .`
+# puts it in site-packages, far from any Pulumi.yaml).
+PROJECT_FILE = Path(__file__).resolve().parents[2] / "Pulumi.yaml"
+DEFAULT_GPU_TAINT = declared_keys(PROJECT_FILE)["gpuNodeTaints"]["default"][0]
+
+# What a GPU workload may take: whole GPUs (no MIG, or MIG with the `single` strategy), or with
+# the `mixed` strategy one `nvidia.com/mig-<slice>` of a slice some catalogued GPU model offers.
+MIG_RESOURCES: frozenset[str] = frozenset(
+    profile.resource for model in GPU_MODELS.values() for profile in model.mig_profiles.values()
+)
+GPU_RESOURCES: frozenset[str] = frozenset({GPU_RESOURCE, *MIG_RESOURCES})
+GPU_LIMIT = (
+    f"resources.limits['{GPU_RESOURCE}'] (or '{MIG_RESOURCE_PREFIX}<slice>' on a MIG pool of the mixed strategy)"
+)
 
 
 def gpu_pool_taint_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
@@ -120,49 +136,86 @@ def gpu_placement(spec: Mapping[str, Any], targets: GpuTargets) -> str | None:
     return None
 
 
+@dataclasses.dataclass
+class _GpuAsks:
+    """What a pod's containers ask for that looks like a GPU but takes none (for the message)."""
+
+    requests_only: set[str] = dataclasses.field(default_factory=set)
+    unknown_slices: set[str] = dataclasses.field(default_factory=set)
+
+    def problem(self) -> str:
+        if self.unknown_slices:
+            return (
+                f"{sorted(self.unknown_slices)} is no MIG slice of any GPU in aks_gpu/facts/gpu_models.py, "
+                f"so no node advertises it; set {GPU_LIMIT}"
+            )
+        if self.requests_only:
+            return (
+                f"{sorted(self.requests_only)} appears only under resources.requests; Kubernetes takes a GPU "
+                "from resources.limits (and refuses a GPU request without a limit), so set it there"
+            )
+        return f"no container sets {GPU_LIMIT}"
+
+
+def _takes_gpu(resources: Any, asks: _GpuAsks) -> bool | None:
+    """Whether one container's limits take a GPU (None while unknown), noting near misses in `asks`."""
+    limits = get(resources, "limits")
+    if is_unknown(resources) or is_unknown(limits):
+        return None
+    values = [get(limits, name) for name in GPU_RESOURCES]
+    if any(is_unknown(v) for v in values):
+        return None
+    if any(positive_int(v) for v in values):
+        return True
+    requests = mapping(get(resources, "requests"))
+    asks.requests_only |= {name for name in requests if name in GPU_RESOURCES and name not in mapping(limits)}
+    named = {*mapping(limits), *requests}
+    asks.unknown_slices |= {n for n in named if n.startswith(MIG_RESOURCE_PREFIX) and n not in GPU_RESOURCES}
+    return False
+
+
 def gpu_limit_problem(spec: Mapping[str, Any]) -> str | None:
-    """None if some container sets limits['nvidia.com/gpu'] to a whole number >= 1."""
+    """None if some container limits a GPU resource (`GPU_RESOURCES`) to a whole number >= 1, else why not."""
     if is_unknown(reveal(spec.get("containers"))):
         return None  # judged again when `up` knows the containers
-    in_requests_only = False
+    asks = _GpuAsks()
     for container in containers(spec, "containers"):
-        resources = reveal(container.get("resources"))
-        limits = get(resources, "limits")
-        gpu = get(limits, GPU_RESOURCE)
-        if any(is_unknown(v) for v in (resources, limits, gpu)) or positive_int(gpu):
+        if _takes_gpu(reveal(container.get("resources")), asks) is not False:
             return None
-        in_requests_only |= get(resources, "requests", GPU_RESOURCE) is not None
-    if in_requests_only:
-        return (
-            f"{GPU_RESOURCE} appears only under resources.requests; Kubernetes takes a GPU "
-            "from resources.limits (and refuses a GPU request without a limit), so set it there"
-        )
-    return f"no container sets resources.limits['{GPU_RESOURCE}']"
+    return asks.problem()
 
 
 def gpu_workload_violations(resources: Sequence[Resource], today: date | None = None) -> list[Violation]:
-    """Stack rule: workloads aimed at GPU nodes that set no nvidia.com/gpu limit (node agents exempt)."""
+    """Stack rule: pod specs aimed at GPU nodes that set no GPU limit (`GPU_RESOURCES`), in any kind of object.
+
+    Node agents (DaemonSets) are exempt, and so is each NVIDIA device plugin container; the
+    other containers of a pod that runs the plugin are judged as any others.
+    """
     targets = gpu_targets(resources)
     violations = []
     for r in resources:
-        spec = pod_spec(r.type, r.props)
         # Node agents (the device plugin, DCGM exporter, log shippers) serve or watch the
         # node; they do not consume its GPU and never keep a GPU node alive on their own.
-        if spec is None or is_node_agent(r.type) or is_device_plugin(spec):
+        if is_node_agent(r.type):
             continue
-        placement = gpu_placement(spec, targets)
-        problem = gpu_limit_problem(spec) if placement else None
-        if problem:
-            violations.append(
-                Violation(
-                    f"{workload_name(r.type, r.props, r.name)} is scheduled onto the GPU pool by "
-                    f"{placement}, but {problem}. A pod without a GPU limit holds an expensive GPU "
-                    f"node without using its GPU; add limits {{{GPU_RESOURCE}: 1}} or drop "
-                    "the GPU selector/toleration.",
-                    r.urn,
-                )
-            )
+        for at in pod_specs(r.type, r.props):
+            message = _gpu_workload_problem(at.spec, targets)
+            if message:
+                violations.append(Violation(f"{workload_name(r.type, r.props, r.name, at.where)} {message}", r.urn))
     return violations
+
+
+def _gpu_workload_problem(spec: Mapping[str, Any], targets: GpuTargets) -> str | None:
+    placement = gpu_placement(spec, targets)
+    judged = without_device_plugin(spec) if placement else None
+    problem = gpu_limit_problem(judged) if judged is not None else None
+    if problem is None:
+        return None
+    return (
+        f"is scheduled onto the GPU pool by {placement}, but {problem}. A pod without a GPU limit holds an "
+        f"expensive GPU node without using its GPU; add limits {{{GPU_RESOURCE}: 1}} (on a MIG pool of the "
+        f"mixed strategy {{{MIG_RESOURCE_PREFIX}<slice>: 1}}) or drop the GPU selector/toleration."
+    )
 
 
 def device_plugin_conflict_violations(resources: Sequence[Resource], today: date | None = None) -> list[Violation]:

@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from policy.rules.arm import CLUSTER_TYPE
 from policy.rules.cluster_rules import (
     cluster_identity_violations,
     kubeconfig_secrecy_problem,
     kubeconfig_source_violations,
     remediate_kubeconfig_secret,
 )
-from policy.rules.gpu_rules import device_plugin_conflict_violations, gpu_pool_taint_violations, gpu_workload_violations
+from policy.rules.gpu_rules import (
+    GPU_LIMIT,
+    MIG_RESOURCES,
+    device_plugin_conflict_violations,
+    gpu_pool_taint_violations,
+    gpu_workload_violations,
+)
 from policy.rules.model import ADVISORY, MANDATORY, REMEDIATE, Resource, Rule, Violation
 from policy.rules.privilege import DEVICE_PLUGIN_HOST_PATH, privilege_violations
 from policy.rules.vm_size_rules import RETIREMENT_WARNING_DAYS, gpu_vm_size_retiring_violations, gpu_vm_size_violations
@@ -21,7 +28,8 @@ RULES: tuple[Rule, ...] = (
         name="gpu-vm-size-not-retired",
         description=(
             "No GPU pool uses a VM size that aks_gpu/facts/vm_sizes.py marks unsupported by AKS GPU "
-            "pools, or that Azure has retired in the cluster's region."
+            "pools, or that Azure has retired in the cluster's region. Pools are found wherever they are "
+            "declared: an AgentPool, a cluster's agentPoolProfiles, a generic ARM resource, an ARM template."
         ),
         enforcement=MANDATORY,
         severity="high",
@@ -55,7 +63,9 @@ RULES: tuple[Rule, ...] = (
         name="gpu-workloads-request-gpu",
         description=(
             "Every workload aimed at a GPU pool (by the accelerator or agentpool label, or by a "
-            "toleration naming the pool's taint) sets resources.limits['nvidia.com/gpu']. Node agents "
+            f"toleration naming the pool's taint) sets {GPU_LIMIT}, the slice being one that "
+            f"aks_gpu/facts/gpu_models.py defines ({len(MIG_RESOURCES)} of them, e.g. "
+            f"{min(MIG_RESOURCES)}). Node agents "
             "(DaemonSets such as the NVIDIA device plugin or the DCGM exporter) and key-less "
             "'operator: Exists' tolerations do not count as aiming at GPU nodes."
         ),
@@ -110,7 +120,11 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="cluster-rbac-and-managed-identity",
-        description="The AKS cluster enables Kubernetes RBAC and runs as a managed identity.",
+        description=(
+            "Every AKS cluster enables Kubernetes RBAC and runs as a managed identity, however it is "
+            f"declared: a ManagedCluster, a generic ARM resource (resources:Resource) of type {CLUSTER_TYPE}, "
+            "or a cluster inside an ARM template deployment."
+        ),
         enforcement=MANDATORY,
         severity="high",
         scope="resource",

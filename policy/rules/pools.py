@@ -6,56 +6,41 @@ import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from aks_gpu.facts import azure
 from aks_gpu.facts.kubernetes import ACCELERATOR_LABEL, HARD_TAINT_EFFECTS, SPOT_TAINT, Taint
+from policy.rules.arm import ArmObject, arm_objects
 from policy.rules.model import Resource, get, items, mapping, same, text
-from policy.rules.resource_types import is_agent_pool, is_generic_resource, is_managed_cluster
 
 
 @dataclasses.dataclass(frozen=True)
 class Pool:
-    """An AKS agent pool, wherever the program declared it."""
+    """An AKS agent pool, wherever the program declared it.
+
+    `inline`: one of a cluster's `agentPoolProfiles`, whose `location` is the cluster's.
+    """
 
     name: str
     fields: Mapping[str, Any]  # the camelCase agent pool properties
     cluster: str | None  # the cluster's name, when the resource says
-
-
-def _is_agent_pool_resource(props: Mapping[str, Any]) -> bool:
-    """A generic ARM resource that is an AKS agent pool (the managed-GPU pool).
-
-    Inputs name the type in pieces; outputs carry ARM's full `type` instead.
-    """
-    namespace = text(props.get("resourceProviderNamespace"))
-    resource_type = text(props.get("resourceType")) or ""
-    if same(namespace, azure.CONTAINER_SERVICE_NAMESPACE) and resource_type.lower().endswith("agentpools"):
-        return True
-    return same(text(props.get("type")), f"{azure.CONTAINER_SERVICE_NAMESPACE}/managedClusters/agentPools")
-
-
-def cluster_name(props: Mapping[str, Any]) -> str | None:
-    """A ManagedCluster's name: the input `resourceName`, or the output `name`."""
-    return text(props.get("resourceName")) or text(props.get("name"))
+    inline: bool = False
+    location: str | None = None
 
 
 def agent_pools(resource_type: str, props: Mapping[str, Any]) -> list[Pool]:
-    """The agent pools a resource declares: an AgentPool, a generic ARM agent pool, or a cluster's inline pools."""
-    if is_agent_pool(resource_type):
-        name = text(props.get("agentPoolName")) or text(props.get("name")) or "?"
-        return [Pool(name, props, text(props.get("resourceName")))]
-    if is_generic_resource(resource_type) and _is_agent_pool_resource(props):
-        name = text(props.get("resourceName")) or text(props.get("name")) or "?"
-        parent = text(props.get("parentResourcePath")) or ""
-        cluster = parent.split("/", 1)[1] if parent.lower().startswith("managedclusters/") else None
-        return [Pool(name, mapping(props.get("properties")), cluster)]
-    if is_managed_cluster(resource_type):
-        cluster = cluster_name(props)
-        return [
-            Pool(text(p.get("name")) or "?", p, cluster)
-            for p in map(mapping, items(props.get("agentPoolProfiles")))
-            if p
-        ]
-    return []
+    """The agent pools a resource declares, in any form (`arm.arm_objects`): pools, and clusters' inline pools."""
+    pools = []
+    for found in arm_objects(resource_type, props):
+        if found.kind == "pool":
+            pools.append(Pool(found.name or "?", found.fields, found.cluster))
+            continue
+        for profile in map(mapping, items(found.fields.get("agentPoolProfiles"))):
+            if profile:
+                pools.append(Pool(text(profile.get("name")) or "?", profile, found.name, True, found.location))
+    return pools
+
+
+def clusters(resource_type: str, props: Mapping[str, Any]) -> list[ArmObject]:
+    """The AKS clusters a resource declares, in any form (`arm.arm_objects`)."""
+    return [found for found in arm_objects(resource_type, props) if found.kind == "cluster"]
 
 
 def is_gpu_pool(fields: Mapping[str, Any]) -> bool:
@@ -81,13 +66,12 @@ def cluster_locations(resources: Sequence[Resource]) -> tuple[dict[str, str], st
     by_name: dict[str, str] = {}
     locations = []
     for r in resources:
-        location = text(r.props.get("location")) if is_managed_cluster(r.type) else None
-        if location is None:
-            continue
-        locations.append(location)
-        name = cluster_name(r.props)
-        if name:
-            by_name[name.lower()] = location
+        for cluster in clusters(r.type, r.props):
+            if cluster.location is None:
+                continue
+            locations.append(cluster.location)
+            if cluster.name:
+                by_name[cluster.name.lower()] = cluster.location
     return by_name, locations[0] if len(locations) == 1 else None
 
 
@@ -97,15 +81,20 @@ def gpu_pools(resources: Sequence[Resource]) -> Iterator[tuple[Resource, Pool]]:
     A cluster's outputs list every agent pool, including the ones the stack
     declares as resources of their own; those are reported once, on their own URN.
     """
-    standalone = {
-        pool.name for r in resources if not is_managed_cluster(r.type) for pool in agent_pools(r.type, r.props)
-    }
+    standalone = [pool for r in resources for pool in agent_pools(r.type, r.props) if not pool.inline]
     for r in resources:
         for pool in agent_pools(r.type, r.props):
-            if is_managed_cluster(r.type) and pool.name in standalone:
+            if pool.inline and any(_same_pool(pool, other) for other in standalone):
                 continue
             if is_gpu_pool(pool.fields):
                 yield r, pool
+
+
+def _same_pool(inline: Pool, standalone: Pool) -> bool:
+    """A cluster's inline pool is the pool declared on its own: same name, same cluster (or a cluster not known)."""
+    if inline.name != standalone.name:
+        return False
+    return inline.cluster is None or standalone.cluster is None or same(inline.cluster, standalone.cluster)
 
 
 def parse_taint(value: str) -> Taint | None:

@@ -1,12 +1,13 @@
 """The resource rule against host-wide access: privilege, escalation, capabilities, host namespaces, hostPath.
 
 What a container may add is the Pod Security Standards' Baseline set. One
-exception, and only one: the NVIDIA device plugin, recognised by its image,
+exception, and only one: the NVIDIA device plugin's container, recognised by its
+image from its publishers' registries (never by a neighbour in the same pod),
 running with a MIG strategy (`MIG_STRATEGY` single or mixed) adds SYS_ADMIN to
 watch the MIG devices, as NVIDIA's chart does. Kubernetes refuses
 `allowPrivilegeEscalation: false` beside SYS_ADMIN, so that container may leave
 it unset or true. The only hostPath any pod may mount is the device plugin's
-socket directory, and only the device plugin.
+socket directory, and only the device plugin's containers may mount it.
 """
 
 from __future__ import annotations
@@ -17,15 +18,9 @@ from typing import Any
 
 from aks_gpu.facts import device_plugin, pod_security
 from policy.rules.model import get, is_unknown, items, mapping, reveal, text
+from policy.rules.pod_templates import pod_specs
 from policy.rules.resource_types import kubernetes_kind
-from policy.rules.workloads import (
-    containers,
-    is_device_plugin,
-    mig_strategy,
-    pod_spec,
-    runs_device_plugin_image,
-    workload_name,
-)
+from policy.rules.workloads import containers, mig_strategy, runs_device_plugin_image, workload_name
 
 DEVICE_PLUGIN_HOST_PATH = device_plugin.SOCKET_DIR
 # Capabilities under which Kubernetes always allows escalation (it refuses `false` beside them).
@@ -102,24 +97,39 @@ def host_namespace_violations(what: str, spec: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _allowed_host_path(path: str, device_plugin_pod: bool) -> bool:
+def _mounted_by_plugin_only(spec: Mapping[str, Any], volume: str) -> bool | None:
+    """Whether the containers that mount `volume` are all the device plugin (and there is one); None while unknown."""
+    mounters = []
+    for container in containers(spec):
+        mounts = reveal(container.get("volumeMounts"))
+        if is_unknown(mounts):
+            return None
+        if any(text(mapping(m).get("name")) == volume for m in items(mounts)):
+            mounters.append(container)
+    return bool(mounters) and all(runs_device_plugin_image(c) for c in mounters)
+
+
+def _host_path_allowed(spec: Mapping[str, Any], volume: Mapping[str, Any], path: str) -> bool | None:
     # normpath folds "/a/b/" and "/a/./b" into "/a/b"; a leading "//" stays and is refused.
-    return device_plugin_pod and posixpath.normpath(path) == DEVICE_PLUGIN_HOST_PATH
+    if posixpath.normpath(path) != DEVICE_PLUGIN_HOST_PATH:
+        return False
+    return _mounted_by_plugin_only(spec, text(volume.get("name")) or "")
 
 
 def host_path_violations(what: str, spec: Mapping[str, Any]) -> list[str]:
-    """hostPath volumes other than the device plugin's socket directory in the device plugin's pod."""
-    device_plugin_pod = is_device_plugin(spec)
+    """hostPath volumes other than the device plugin's socket directory, mounted by the plugin's containers only."""
     messages = []
     for volume in map(mapping, items(spec.get("volumes"))):
         path = get(volume, "hostPath", "path")
         if volume.get("hostPath") is None or is_unknown(path):
             continue
         path_text = text(path) or repr(path)
-        if not _allowed_host_path(path_text, device_plugin_pod):
+        if _host_path_allowed(spec, volume, path_text) is False:
             messages.append(
                 f"{what}: volume '{text(volume.get('name')) or '?'}' mounts hostPath {path_text}. Only the "
-                f"NVIDIA device plugin may mount a hostPath, and only {DEVICE_PLUGIN_HOST_PATH}."
+                f"NVIDIA device plugin's containers (image {' or '.join(device_plugin.TRUSTED_REPOSITORIES)}) "
+                f"may mount a hostPath, and only {DEVICE_PLUGIN_HOST_PATH}; no other container of the pod may "
+                "mount that volume."
             )
     return messages
 
@@ -136,14 +146,14 @@ def persistent_volume_violations(resource_type: str, props: Mapping[str, Any]) -
 
 
 def privilege_violations(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    """Resource rule: host-wide access from a pod spec (or a hostPath PersistentVolume)."""
+    """Resource rule: host-wide access from any pod spec of the object (or a hostPath PersistentVolume)."""
     if kubernetes_kind(resource_type) == "PersistentVolume":
         return persistent_volume_violations(resource_type, props)
-    spec = pod_spec(resource_type, props)
-    if spec is None:
-        return []
-    what = workload_name(resource_type, props)
-    messages = host_namespace_violations(what, spec)
-    for container in containers(spec):
-        messages += container_violations(what, container)
-    return messages + host_path_violations(what, spec)
+    messages = []
+    for at in pod_specs(resource_type, props):
+        what = workload_name(resource_type, props, where=at.where)
+        messages += host_namespace_violations(what, at.spec)
+        for container in containers(at.spec):
+            messages += container_violations(what, container)
+        messages += host_path_violations(what, at.spec)
+    return messages

@@ -21,6 +21,9 @@ _KUBERNETES = re.compile(r"kubernetes:([^:/]+)/([^:/]+):([A-Za-z0-9]+)")
 # The built-in API groups whose workload kinds share the core/v1 pod template.
 _WORKLOAD_GROUPS = {"core", "apps", "batch", "extensions"}
 _HELM_RELEASE = re.compile(r"kubernetes:helm\.sh/v[0-9]+:Release")
+# pulumi-kubernetes' own components (Helm charts and releases, YAML and Kustomize groups) are
+# not Kubernetes objects: what they render is registered as resources of its own, and checked there.
+_PROVIDER_COMPONENT_GROUPS = frozenset({"helm.sh", "yaml", "kustomize"})
 
 
 def canonical(resource_type: str) -> str:
@@ -51,6 +54,18 @@ def kubernetes_kind(resource_type: str) -> str | None:
         return None
     kind = match.group(3)
     return kind.removesuffix("Patch") or None
+
+
+def kubernetes_object(resource_type: str) -> tuple[str, str] | None:
+    """(API group, kind) of any Kubernetes object type, custom resources included; None for anything else.
+
+    `kubernetes:ray.io/v1:RayCluster` -> ("ray.io", "RayCluster"); a `...Patch` type names its kind.
+    """
+    match = _KUBERNETES.fullmatch(resource_type)
+    if match is None or match.group(1) in _PROVIDER_COMPONENT_GROUPS:
+        return None
+    kind = match.group(3).removesuffix("Patch")
+    return (match.group(1), kind) if kind else None
 
 
 def is_helm_release(resource_type: str) -> bool:

@@ -12,7 +12,6 @@ from datetime import date, timedelta
 from aks_gpu.facts import vm_sizes
 from policy.rules.model import Resource, Violation, text, today_utc
 from policy.rules.pools import Pool, cluster_locations, gpu_pools
-from policy.rules.resource_types import is_managed_cluster
 
 # How far ahead the advisory rule warns about a GPU size's retirement: long
 # enough to plan a node pool migration and a quota request for the successor.
@@ -48,10 +47,7 @@ def _uncatalogued(vm_size: str) -> str:
 def _pools_with_location(resources: Sequence[Resource]) -> Iterator[tuple[Resource, Pool, str | None]]:
     by_name, only = cluster_locations(resources)
     for r, pool in gpu_pools(resources):
-        if is_managed_cluster(r.type):
-            location = text(r.props.get("location"))
-        else:
-            location = by_name.get((pool.cluster or "").lower(), only)
+        location = pool.location if pool.inline else by_name.get((pool.cluster or "").lower(), only)
         yield r, pool, location
 
 

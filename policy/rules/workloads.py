@@ -1,8 +1,10 @@
-"""Kubernetes workloads: where each kind keeps its pod spec, its containers, and what the NVIDIA device plugin is.
+"""Kubernetes workloads: their pod specs (`pod_templates`), containers, and what the NVIDIA device plugin is.
 
-The device plugin is recognised by its image when a rule grants it something
-(labels and names are easy to copy), and by any sign at all when a rule refuses
-it (a second plugin beside the AKS-managed GPU stack).
+The device plugin is recognised per container, by its image from its publishers'
+registries, when a rule grants it something (labels, names and repository names
+are easy to copy), and by any sign at all when a rule refuses it (a second plugin
+beside the AKS-managed GPU stack). A pod with one such container does not lend
+that container's exemptions to the others.
 """
 
 from __future__ import annotations
@@ -13,33 +15,13 @@ from typing import Any
 
 from aks_gpu.facts import device_plugin
 from policy.rules.model import get, is_unknown, items, mapping, reveal, text
+from policy.rules.pod_templates import PodSpecAt, pod_specs
 from policy.rules.resource_types import is_helm_release, kubernetes_kind
 
-# Where each workload kind keeps its pod spec; every API version and `...Patch` type alike.
-POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
-    "Pod": ("spec",),
-    "PodTemplate": ("template", "spec"),
-    "ReplicationController": ("spec", "template", "spec"),
-    "Deployment": ("spec", "template", "spec"),
-    "DaemonSet": ("spec", "template", "spec"),
-    "StatefulSet": ("spec", "template", "spec"),
-    "ReplicaSet": ("spec", "template", "spec"),
-    "Job": ("spec", "template", "spec"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
-}
 # Kinds that run one pod per matching node by design: node agents (monitoring,
 # logging, device plugins). They go where nodes are; they never make a node stay or come.
 NODE_AGENT_KINDS = frozenset({"DaemonSet"})
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
-
-
-def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The pod spec inside a workload's properties, or None for other resource types."""
-    path = POD_SPEC_PATHS.get(kubernetes_kind(resource_type) or "")
-    if path is None:
-        return None
-    spec = get(props, *path)
-    return spec if isinstance(spec, Mapping) else None
 
 
 def is_node_agent(resource_type: str) -> bool:
@@ -55,21 +37,30 @@ def containers(spec: Mapping[str, Any], *kinds: str) -> Iterator[Mapping[str, An
                 yield container
 
 
-def workload_name(resource_type: str, props: Mapping[str, Any], fallback: str = "") -> str:
-    """`Kind 'name'` for messages."""
+def workload_name(resource_type: str, props: Mapping[str, Any], fallback: str = "", where: str = "") -> str:
+    """`Kind 'name'` for messages, with the pod spec's place in the object when it has several."""
     kind = kubernetes_kind(resource_type) or resource_type.rsplit(":", 1)[-1]
     name = text(get(props, "metadata", "name")) or fallback or "?"
-    return f"{kind} '{name}'"
+    return f"{kind} '{name}'" + (f" at {where}" if where else "")
 
 
 def runs_device_plugin_image(container: Mapping[str, Any]) -> bool:
-    """The container runs the NVIDIA device plugin's image (mirrored, tagged or by digest)."""
+    """The container runs the NVIDIA device plugin's image from its publishers' registries (tagged or by digest)."""
     return device_plugin.is_device_plugin_image(text(container.get("image")) or "")
 
 
-def is_device_plugin(spec: Mapping[str, Any]) -> bool:
-    """The NVIDIA device plugin, recognised by its image (labels are easy to copy)."""
-    return any(runs_device_plugin_image(c) for c in containers(spec))
+def without_device_plugin(spec: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The pod spec with its device plugin containers left out; None when the plugin is all it runs.
+
+    The plugin serves the node and takes no GPU; every other container of its pod is judged as usual.
+    """
+    listed = reveal(spec.get("containers"))
+    if not isinstance(listed, list):
+        return spec
+    others = [c for c in listed if not runs_device_plugin_image(mapping(c))]
+    if listed and not others:
+        return None
+    return {**spec, "containers": others}
 
 
 def env_value(container: Mapping[str, Any], name: str) -> Any:
@@ -97,17 +88,20 @@ def mig_strategy(container: Mapping[str, Any]) -> Any:
 
 
 def looks_like_device_plugin(resource_type: str, props: Mapping[str, Any]) -> bool:
-    """Broader than `is_device_plugin`: used to *refuse*, so any sign counts."""
+    """Broader than the trusted image: used to *refuse*, so any sign counts (a look-alike from any registry too)."""
     if is_helm_release(resource_type):
         return helm_release_installs_device_plugin(props)
-    spec = pod_spec(resource_type, props) or {}
     labels = mapping(get(props, "metadata", "labels"))
     name = text(get(props, "metadata", "name")) or ""
     return (
-        is_device_plugin(spec)
+        any(_names_plugin(at) for at in pod_specs(resource_type, props))
         or text(labels.get("app.kubernetes.io/name")) == device_plugin.NAME
         or device_plugin.NAME in name
     )
+
+
+def _names_plugin(at: PodSpecAt) -> bool:
+    return any(device_plugin.names_device_plugin(text(c.get("image")) or "") for c in containers(at.spec))
 
 
 def chart_name(chart: str) -> str:
@@ -124,4 +118,4 @@ def helm_release_installs_device_plugin(props: Mapping[str, Any]) -> bool:
         return True
     if chart == device_plugin.GPU_OPERATOR_CHART:
         return reveal(get(values, "devicePlugin", "enabled")) is not False
-    return device_plugin.is_device_plugin_image(text(get(values, "image", "repository")) or "")
+    return device_plugin.names_device_plugin(text(get(values, "image", "repository")) or "")

@@ -80,29 +80,45 @@ def test_enough_quota_passes(tls):
 
 
 def test_family_quota_short_names_family_region_and_numbers(tls):
-    # 2 GPU nodes (1 at the floor + 1 surge) x 4 vCPUs = 8 needed; 20 of 24 in use leaves 4.
-    with ArmStandIn(tls, skus(), usages(t4=(20, 24))) as arm:
+    # 1 GPU node at the floor x 4 vCPUs = 4 needed; 21 of 24 in use leaves 3.
+    with ArmStandIn(tls, skus(), usages(t4=(21, 24))) as arm:
         outcome = run(arm, tls)
     [problem] = outcome.problems
     assert f"vCPU quota {T4} in eastus is too small" in problem
-    assert "needs 8 vCPUs" in problem and "only 4 are available" in problem and "(limit 24, 20 in use)" in problem
-    assert "az quota update" in problem and "value=28" in problem and f"/subscriptions/{SUBSCRIPTION}/" in problem
+    assert "needs 4 vCPUs" in problem and "only 3 are available" in problem and "(limit 24, 21 in use)" in problem
+    assert "az quota update" in problem and "value=25" in problem and f"/subscriptions/{SUBSCRIPTION}/" in problem
+
+
+def test_a_one_node_t4_pool_fits_the_common_4_vcpu_quota_with_a_surge_warning(tls):
+    # Azure creates the pool in a 4-vCPU family quota; only a later upgrade's surge node would not fit.
+    with ArmStandIn(tls, skus(), usages(t4=(0, 4))) as arm:
+        outcome = run(arm, tls)
+    assert outcome.problems == []
+    [warning] = outcome.warnings
+    assert f"vCPU quota {T4}" in warning and "needs 8 vCPUs" in warning and "1 at its floor + 1 surge" in warning
+    assert "upgrades fail" in warning
+
+
+def test_no_surge_warning_when_the_quota_holds_the_surge_node(tls):
+    with ArmStandIn(tls, skus(), usages()) as arm:
+        outcome = run(arm, tls)
+    assert outcome.problems == [] and outcome.warnings == ()
 
 
 def test_regional_total_counts_both_pools(tls):
-    # GPU 8 + system (1 + 1 surge) x 4 = 8: 16 regional vCPUs; 90 of 100 in use leaves 10.
-    with ArmStandIn(tls, skus(), usages(cores=(90, 100))) as arm:
+    # GPU 1 x 4 + system 1 x 4 = 8 regional vCPUs at the floors; 93 of 100 in use leaves 7.
+    with ArmStandIn(tls, skus(), usages(cores=(93, 100))) as arm:
         outcome = run(arm, tls)
     [problem] = outcome.problems
-    assert "vCPU quota cores in eastus" in problem and "needs 16 vCPUs" in problem and "only 10" in problem
+    assert "vCPU quota cores in eastus" in problem and "needs 8 vCPUs" in problem and "only 7" in problem
 
 
 def test_spot_pool_draws_on_the_spot_quota_only(tls):
     with ArmStandIn(tls, skus(), usages(t4=(24, 24), spot=(96, 100))) as arm:
         outcome = run(arm, tls, gpuSpot="true", gpuMinCount="2", gpuMaxCount="3")
     [problem] = outcome.problems
-    # (2 at the floor + 1 surge) x 4 = 12 Spot vCPUs; the full T4 family quota does not matter.
-    assert "lowPriorityCores" in problem and "needs 12 vCPUs" in problem and "only 4" in problem
+    # 2 nodes at the floor x 4 = 8 Spot vCPUs; the full T4 family quota does not matter.
+    assert "lowPriorityCores" in problem and "needs 8 vCPUs" in problem and "only 4" in problem
     assert "--resource-type lowPriority" in problem and T4 not in problem.split("(")[0]
 
 

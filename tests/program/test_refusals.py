@@ -89,3 +89,29 @@ def test_free_or_own_pool_names_pass():
     # A User pool of the configured size from before the tag existed (an earlier release of this stack).
     legacy = {"name": "gpu", "mode": "User", "vmSize": T4}
     assert existing_pool_conflict("gpu", T4, [SYSTEM, legacy], "aks-gpu/dev") is None
+
+
+@pytest.mark.parametrize("preview", [True, False])
+def test_a_managed_pool_on_an_existing_cluster_older_than_1_34_is_refused(preview):
+    with pytest.raises(Exception) as error:
+        run_program({**EXISTING, "gpuStack": "managed"}, preview=preview, existing_version="1.33.5")
+    text = str(error.value)
+    assert 'aks-gpu:gpuStack = "managed" is not allowed on the existing cluster prod (Kubernetes 1.33.5)' in text
+    assert "1.34 or later" in text and "az aks upgrade --kubernetes-version 1.34" in text
+    assert [r.type for r in error.value.run.resources if not r.type.startswith("aks-gpu:")] == []
+
+
+def test_a_managed_pool_on_an_existing_1_34_cluster_and_a_device_plugin_pool_on_1_33_pass():
+    assert run_program({**EXISTING, "gpuStack": "managed"}, preview=True, existing_version="1.34.0").resources
+    assert run_program(EXISTING, preview=True, existing_version="1.33.5").one("azure-native:containerservice:AgentPool")
+
+
+def test_an_upgrade_surge_that_does_not_fit_the_quota_is_a_warning(monkeypatch):
+    from aks_gpu.components import preflight
+    from aks_gpu.preflight import check
+
+    surge = "vCPU quota standardNCASv3_T4Family in eastus is too small: ... without room for it upgrades fail."
+    monkeypatch.setattr(check, "run", lambda *args, **kwargs: check.Outcome([], warnings=(surge,)))
+    monkeypatch.setattr(preflight.check, "run", check.run)
+    run = run_program(preview=True)
+    assert f"Azure preflight: {surge}" in run.warnings and run.resources

@@ -118,6 +118,21 @@ ONE_HOME = {
     "PreferNoSchedule": "aks_gpu/facts/kubernetes.py",
     "Microsoft.ContainerService": "aks_gpu/facts/azure.py",
     "ManagedGPUExperiencePreview": "aks_gpu/facts/azure.py",
+    # AKS MIG profile names, once (with what each makes of a GPU); azure.MIG_PROFILES lists them.
+    **dict.fromkeys(("MIG1g", "MIG2g", "MIG3g", "MIG4g", "MIG7g"), "aks_gpu/facts/gpu_models.py"),
+    # Component type tokens: each component takes its own from naming.py.
+    **dict.fromkeys(
+        (
+            "aks-gpu:index:GpuCluster",
+            "aks-gpu:index:NvidiaDevicePlugin",
+            "aks-gpu:index:SampleGpuJob",
+            "aks-gpu:index:GpuVerification",
+            "aks-gpu:index:GpuAcceptance",
+        ),
+        "aks_gpu/components/naming.py",
+    ),
+    # A child's role, which the config layer needs for the auto-name's length.
+    "resource-group": "aks_gpu/facts/names.py",
 }
 
 
@@ -144,10 +159,23 @@ RESOURCE_NAMES = {
 }
 
 
+def holders(fact: str) -> list[str]:
+    return sorted(str(p.relative_to(ROOT)) for p in program_modules() if any(fact in s for s in string_constants(p)))
+
+
 @pytest.mark.parametrize("fact, home", sorted(ONE_HOME.items()))
 def test_each_fact_is_written_once(fact, home):
-    holders = sorted(str(p.relative_to(ROOT)) for p in program_modules() if any(fact in s for s in string_constants(p)))
-    assert sorted(set(holders) - RESOURCE_NAMES.get(fact, set())) == [home]
+    assert sorted(set(holders(fact)) - RESOURCE_NAMES.get(fact, set())) == [home]
+
+
+# Child names are composed (facts/names.py), never written whole: the config layer's
+# length check and the component must not drift apart.
+COMPOSED = ("aks-gpu-cluster", "aks-gpu-resource-group")
+
+
+@pytest.mark.parametrize("name", COMPOSED)
+def test_child_names_are_composed_not_written(name):
+    assert holders(name) == []
 
 
 MAX_MODULE_LINES = 400

@@ -3,8 +3,12 @@
 The recording sits where the real engine would: it sees every RegisterResource
 request (type, parent, dependencies, provider, resource options, inputs with
 their secret markers) and the stack's outputs, exactly as the SDK sends them.
-Config is merged the way the Pulumi CLI does it: Pulumi.yaml defaults, then
-the stack file, then per-test overrides.
+Config is merged the way the Pulumi CLI does it (`mergeConfig` in pulumi/pulumi
+sdk/go/common/workspace/config.go): the stack file, then per-test overrides, and
+every key Pulumi.yaml declares with a default that is still unset gets that
+default; the program receives the whole bag as the engine sends it (strings,
+lists and maps as JSON). Like the language host (`--pwd`), the program runs
+with the project folder as its working directory.
 
 In preview the mocks answer the way the engine does for a stack being created:
 no resource has an ID yet, azure-native computes `name` (so it is unknown even
@@ -19,6 +23,7 @@ import base64
 import dataclasses
 import json
 import logging
+import os
 import runpy
 from pathlib import Path
 from typing import Any
@@ -114,6 +119,8 @@ DYNAMIC_OUTPUTS = {
 EXISTING_POOLS = [
     {"name": "nodepool1", "mode": "System", "vmSize": "Standard_D4ds_v5", "count": 3, "osType": "Linux"},
 ]
+# The Kubernetes version getManagedCluster reports for an existing cluster.
+EXISTING_CLUSTER_VERSION = "1.34.2"
 
 
 @dataclasses.dataclass
@@ -180,23 +187,32 @@ def unwrap(value: Any) -> Any:
     return value
 
 
-def stack_config(stack: str | None = "dev", overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Config values keyed by full name, merged as the CLI merges them."""
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
-    values: dict[str, Any] = {
-        f"{PROJECT}:{key}": spec["default"] for key, spec in project["config"].items() if "default" in spec
-    }
+def stack_config(
+    stack: str | None = "dev", overrides: dict[str, Any] | None = None, project_dir: Path = ROOT
+) -> dict[str, Any]:
+    """Config values keyed by full name, merged as the CLI merges them.
+
+    Stack file values, then `overrides` (a key without namespace is the project's);
+    then each declared key still unset takes the default Pulumi.yaml declares.
+    """
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
+    values: dict[str, Any] = {}
     if stack:
-        values.update(yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"])
+        values.update(yaml.safe_load((project_dir / f"Pulumi.{stack}.yaml").read_text())["config"])
     for key, value in (overrides or {}).items():
         values[key if ":" in key else f"{PROJECT}:{key}"] = value
+    for key, spec in (project.get("config") or {}).items():
+        full_key = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(spec, dict) and spec.get("default") is not None and full_key not in values:
+            values[full_key] = spec["default"]
     return values
 
 
 def _engine_form(value: Any) -> str:
-    # The engine hands every config value to the program as a string; lists as JSON.
+    # The engine hands every config value to the program as a string: scalars as Go's
+    # %v prints them, lists and maps as compact JSON (createConfigValue in config.go).
     if isinstance(value, (list, dict)):
-        return json.dumps(value)
+        return json.dumps(value, separators=(",", ":"))
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -223,7 +239,15 @@ def _base_name(name: str) -> str:
 
 
 class _Mocks(pulumi.runtime.Mocks):
-    def __init__(self, invokes: list, preview: bool, user_kubeconfig: str = FAKE_KUBECONFIG, client_config=None):
+    def __init__(
+        self,
+        invokes: list,
+        preview: bool,
+        user_kubeconfig: str = FAKE_KUBECONFIG,
+        client_config=None,
+        existing_version: str = EXISTING_CLUSTER_VERSION,
+    ):
+        self.existing_version = existing_version
         self.invokes = invokes
         self.preview = preview
         self.user_kubeconfig = user_kubeconfig
@@ -253,7 +277,13 @@ class _Mocks(pulumi.runtime.Mocks):
             encoded = base64.b64encode(self.user_kubeconfig.encode()).decode()
             return {"kubeconfigs": [{"name": "clusterUser", "value": encoded}]}
         if args.token == "azure-native:containerservice:getManagedCluster":
-            return {"name": args.args["resourceName"], "location": "eastus", "agentPoolProfiles": EXISTING_POOLS}
+            return {
+                "name": args.args["resourceName"],
+                "location": "eastus",
+                "agentPoolProfiles": EXISTING_POOLS,
+                "currentKubernetesVersion": self.existing_version,
+                "kubernetesVersion": self.existing_version,
+            }
         if args.token == "azure-native:authorization:getClientConfig":
             return dict(self.client_config)
         return {}
@@ -313,33 +343,58 @@ def run_program(
     preview: bool = False,
     user_kubeconfig: str = FAKE_KUBECONFIG,
     client_config: dict[str, str] | None = None,
+    existing_version: str = EXISTING_CLUSTER_VERSION,
+    project_dir: Path = ROOT,
 ) -> Run:
-    """Run __main__.py once for the given stack file and config overrides.
+    """Run the project's __main__.py once for the given stack file and config overrides.
 
-    `user_kubeconfig` is what listManagedClusterUserCredentials returns (FAKE_ENTRA_KUBECONFIG
-    for an Entra ID cluster); `client_config` what getClientConfig says about the deployer.
+    `project_dir` holds Pulumi.yaml, Pulumi.<stack>.yaml and __main__.py (the checkout by
+    default). `user_kubeconfig` is what listManagedClusterUserCredentials returns
+    (FAKE_ENTRA_KUBECONFIG for an Entra ID cluster); `client_config` what getClientConfig
+    says about the deployer.
     """
-    config = stack_config(stack, overrides)
-    pulumi.runtime.set_all_config({key: _engine_form(value) for key, value in config.items()})
-    invokes: list = []
-    mock = _Mocks(invokes, preview, user_kubeconfig, client_config)
+    config = stack_config(stack, overrides, project_dir)
+    return run_main(
+        project_dir / "__main__.py",
+        {key: _engine_form(value) for key, value in config.items()},
+        project=PROJECT,
+        stack=stack or "test",
+        preview=preview,
+        mock=_Mocks([], preview, user_kubeconfig, client_config, existing_version),
+    )
+
+
+def run_main(
+    program: Path,
+    config: dict[str, str],
+    *,
+    project: str,
+    stack: str,
+    preview: bool,
+    mock: _Mocks | None = None,
+) -> Run:
+    """Run one Pulumi program file under the mock engine, in its own folder, with `config` as the engine sends it."""
+    mock = mock or _Mocks([], preview)
+    pulumi.runtime.set_all_config(config)
     monitor = _RecordingMonitor(mock)
     warnings = _Warnings()
     logger = logging.getLogger(f"aks-gpu-test-{id(monitor)}")
     logger.addHandler(warnings)
-    pulumi.runtime.set_mocks(
-        mock, project=PROJECT, stack=stack or "test", preview=preview, monitor=monitor, logger=logger
-    )
+    pulumi.runtime.set_mocks(mock, project=project, stack=stack, preview=preview, monitor=monitor, logger=logger)
     # set_mocks installs a placeholder stack; the real entry point makes its own.
     runtime_settings.ROOT.set(None)
     # A run that failed in an apply leaves outputs and an unhandled exception behind;
     # clear them as pulumi.runtime.test does, so they do not fail the next run.
     runtime_settings.SETTINGS.rpc_manager.clear()
     runtime_settings.SETTINGS.outputs.clear()
+    cwd = os.getcwd()
+    os.chdir(program.parent)
     try:
-        _sync_await(run_in_stack(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")))
+        _sync_await(run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
     except Exception as error:
         # Tests of bad input check that nothing was registered before the failure.
-        error.run = Run(monitor.registered, monitor.stack_outputs, warnings.messages, invokes)  # type: ignore[attr-defined]
+        error.run = Run(monitor.registered, monitor.stack_outputs, warnings.messages, mock.invokes)  # type: ignore[attr-defined]
         raise
-    return Run(monitor.registered, monitor.stack_outputs, warnings.messages, invokes)
+    finally:
+        os.chdir(cwd)
+    return Run(monitor.registered, monitor.stack_outputs, warnings.messages, mock.invokes)

@@ -108,6 +108,8 @@ class _Faults:
     garbage: str | None = None
     delay: float = 0.0
     list_garbage: list[tuple[str, bytes]] = field(default_factory=list)
+    # The Retry-After header sent with every 429 and 503, as the API server's flow control does.
+    retry_after: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,9 +135,14 @@ REQUEST_LOG_LIMIT = 5000
 class KubeApiServer:
     """Start with `with KubeApiServer() as server:` (or start()/stop())."""
 
-    def __init__(self, token: str | None = DEFAULT_TOKEN, tls: TlsFiles | None = None) -> None:
+    def __init__(
+        self, token: str | None = DEFAULT_TOKEN, tls: TlsFiles | None = None, max_tls: ssl.TLSVersion | None = None
+    ) -> None:
         self.token = token
         self._tls = tls
+        # TLS 1.2 refuses a client certificate inside the handshake, so the client always reads the
+        # alert; with 1.3 the alert races the client's first read and may arrive as a plain EOF.
+        self._max_tls = max_tls
         self._lock = threading.Condition()
         # Per collection: objects by key ("name", or "namespace/name"), and the keys
         # in order, kept as objects come and go, so a list page never sorts the cluster.
@@ -163,6 +170,8 @@ class KubeApiServer:
         if self._tls:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=self._tls.ca_cert)
             context.verify_mode = ssl.CERT_REQUIRED
+            if self._max_tls is not None:
+                context.maximum_version = self._max_tls
             context.load_cert_chain(self._tls.server_cert, self._tls.server_key)
             httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
         self._httpd = httpd
@@ -323,6 +332,10 @@ class KubeApiServer:
         """Answer the next `count` requests to `path` with `status`."""
         with self._lock:
             self._faults.failures.extend([(path, status)] * count)
+
+    def send_retry_after(self, value: str | None) -> None:
+        """Send `Retry-After: value` with every 429 and 503 answer (None stops it)."""
+        self._faults.retry_after = value
 
     def deny(self, status: int | None) -> None:
         """Answer every request with 401 or 403 (None stops it)."""
@@ -655,6 +668,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, content_type: str, body: bytes) -> None:
         self.send_response(status)
+        if status in (429, 503) and self.api._faults.retry_after is not None:
+            self.send_header("Retry-After", self.api._faults.retry_after)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

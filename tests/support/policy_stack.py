@@ -21,7 +21,7 @@ from pulumi.runtime import rpc
 
 from policy import rules
 from policy.rules import Resource
-from tests.support.harness import FAKE_KUBECONFIG, Registered, run_program
+from tests.support.harness import FAKE_ENTRA_KUBECONFIG, FAKE_KUBECONFIG, Registered, run_program
 
 
 def engine_value(value: Any) -> Any:
@@ -46,7 +46,10 @@ def engine_resource(registered: Registered) -> Resource:
 @functools.lru_cache(maxsize=64)
 def _cached_stack(key: str, preview: bool) -> tuple[Resource, ...]:
     overrides = json.loads(key)
-    return tuple(engine_resource(r) for r in run_program(overrides or None, preview=preview).resources)
+    # An Entra ID cluster hands out a kubelogin kubeconfig, as AKS does.
+    kubeconfig = FAKE_ENTRA_KUBECONFIG if overrides.get("entraId") else FAKE_KUBECONFIG
+    run = run_program(overrides or None, preview=preview, user_kubeconfig=kubeconfig)
+    return tuple(engine_resource(r) for r in run.resources)
 
 
 def program_stack(overrides: dict[str, Any] | None = None, *, preview: bool = False) -> list[Resource]:

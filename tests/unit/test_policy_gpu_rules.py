@@ -442,8 +442,11 @@ def test_versioned_kubernetes_types_are_checked_like_the_default_ones():
             [*dev_stack("managed"), Resource(type_, plugin.props, plugin.urn, plugin.name)]
         )
         assert violation.urn == plugin.urn, type_
-    # A custom resource that happens to be called DaemonSet has no pod template of ours.
-    assert rules.pod_spec("kubernetes:example.com/v1:DaemonSet", plugin.props) is None
+    # A custom resource that happens to be called DaemonSet is no node agent: its pod template
+    # is found by the walk and judged like any other workload's.
+    custom = "kubernetes:example.com/v1:DaemonSet"
+    assert not rules.is_node_agent(custom)
+    assert [at.where for at in rules.pod_specs(custom, plugin.props)] == ["spec.template.spec"]
 
 
 def helm_release(chart: str, values: dict[str, Any] | None = None, **extra: Any) -> Resource:

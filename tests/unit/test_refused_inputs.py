@@ -57,6 +57,9 @@ REFUSED = [
     ("images", {"devicePluginImage": "nvcr.io/nvidia/k8s-device-plugin:v0.18.0\n"}, "a line feed"),
     ("images", {"devicePluginImage": "nvcr.io/nvidia/k8s-device-plugin@sha256:abc"}, "distribution grammar"),
     ("images", {"devicePluginImage": "https://nvcr.io/nvidia/k8s-device-plugin:v0.18.0"}, "distribution grammar"),
+    # The plugin's name from a registry other than its publishers' (the socket mount is trusted to them only).
+    ("images", {"devicePluginImage": f"myregistry.azurecr.io/mirror/nvidia/k8s-device-plugin@{DIGEST}"}, "mirrors"),
+    ("images", {"devicePluginImage": "localhost:5000/k8s-device-plugin:v0.18.0"}, "other registries"),
     ("images", {"sampleJobImage": "mcr.microsoft.com/azuredocs/samples tf:gpu"}, "without spaces"),
     ("images", {"sampleJobImage": "mcr.microsoft.com/azuredocs/samples-tf-mnist-demo:gpu:latest"}, "grammar"),
     # Numbers that are not numbers, digits that are not ASCII, YAML's float trap.
@@ -141,9 +144,8 @@ ACCEPTED = [
     {"gpuNodeTaints": as_list("nvidia.com/gpu:NoSchedule")},
     {"gpuNodeTaints": as_list("sku=gpu:NoSchedule", "sku=gpu:NoExecute")},
     {"gpuNodeTaints": as_list("sku=gpu:NoSchedule", "sku=gpu:NoSchedule")},
-    {"devicePluginImage": f"myregistry.azurecr.io/mirror/nvidia/k8s-device-plugin@{DIGEST}"},
+    {"devicePluginImage": f"nvcr.io/nvidia/k8s-device-plugin@{DIGEST}"},
     {"devicePluginImage": f"nvcr.io/nvidia/k8s-device-plugin:v0.18.0@{DIGEST}"},
-    {"devicePluginImage": "localhost:5000/k8s-device-plugin:v0.18.0"},
     {"sampleJobImage": "ubuntu"},
     {"gpuSpot": "true", "gpuSpotMaxPrice": "0.12345"},
     {"gpuSpot": "true", "gpuSpotMaxPrice": "-1"},

@@ -96,7 +96,19 @@ def test_autoscaler_settings():
     assert parse(gpuMinCount=2, gpuMaxCount=4).gpu_pool.expected_gpus == 2
     assert "at most gpuMaxCount (2)" in problems(gpuMinCount=3, gpuMaxCount=2)
     assert "unless gpuMaxCount is set" in problems(gpuMinCount=2)
-    assert "autoscaler" in problems(gpuStack=MANAGED_STACK, gpuMaxCount=3)
+    # AKS-managed pools take the autoscaler (aks-managed-gpu-nodes.md creates one with it) ...
+    assert parse(gpuStack=MANAGED_STACK, gpuMinCount=1, gpuMaxCount=3).gpu_pool.autoscale.max_count == 3
+    # ... multi-instance GPU pools do not (gpu-multi-instance.md), from zero or not.
+    for low in (0, 1):
+        text = problems(gpuVmSize="Standard_NC24ads_A100_v4", gpuMigProfile="MIG1g", gpuMinCount=low, gpuMaxCount=3)
+        assert "aks-gpu:gpuMaxCount = 3" in text and "multi-instance GPU pools" in text and "gpuNodeCount" in text
+
+
+def test_a_new_cluster_older_than_1_34_takes_no_managed_pool():
+    text = problems(gpuStack=MANAGED_STACK, kubernetesVersion="1.33")
+    assert 'aks-gpu:kubernetesVersion = "1.33"' in text and "1.34 or later for gpuStack: managed" in text
+    assert parse(gpuStack=MANAGED_STACK, kubernetesVersion="1.34.1").gpu_pool.managed_gpu
+    assert parse(kubernetesVersion="1.33").cluster.kubernetes_version == "1.33"
 
 
 def test_spot_settings():
@@ -212,9 +224,18 @@ def test_acceptance_fraction_is_a_share(value):
 
 @pytest.mark.parametrize(
     "image",
-    ["docker.io/library/busybox:1.36", "nvcr.io/nvidia/k8s-device-plugin-fork:v1", "k8s-device-plugin-x"],
+    [
+        "docker.io/library/busybox:1.36",
+        "nvcr.io/nvidia/k8s-device-plugin-fork:v1",
+        "k8s-device-plugin-x",
+        # Named like the plugin, but from a registry anyone (or an unknown mirror) can push to.
+        "docker.io/someone/k8s-device-plugin:v0.18.0",
+        "myacr.azurecr.io/mirror/k8s-device-plugin:v0.18.0",
+        "localhost:5000/k8s-device-plugin:v0.18.0",
+        "nvcr.io/someone/k8s-device-plugin:v0.18.0",
+    ],
 )
-def test_the_device_plugin_image_must_be_the_device_plugin(image):
+def test_the_device_plugin_image_must_be_the_device_plugin_from_its_publishers(image):
     message = problems(devicePluginImage=image)
     assert f'aks-gpu:devicePluginImage = "{image}"' in message and "k8s-device-plugin" in message
 
@@ -224,8 +245,9 @@ def test_the_device_plugin_image_must_be_the_device_plugin(image):
     [
         "nvcr.io/nvidia/k8s-device-plugin:v0.20.0",
         "mcr.microsoft.com/oss/nvidia/k8s-device-plugin:1.11",
-        "myacr.azurecr.io/mirror/k8s-device-plugin@sha256:" + "b" * 64,
+        "nvcr.io/nvidia/k8s-device-plugin@sha256:" + "b" * 64,
+        "nvcr.io/nvidia/k8s-device-plugin:v0.18.0@sha256:" + "b" * 64,
     ],
 )
-def test_device_plugin_mirrors_are_accepted(image):
+def test_the_publishers_device_plugin_images_are_accepted(image):
     assert parse(devicePluginImage=image).workloads.device_plugin_image == image
