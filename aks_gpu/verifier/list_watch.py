@@ -22,6 +22,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from aks_gpu.verifier.errors import TRANSPORT_ERRORS, describe, read_body
+from aks_gpu.verifier.retry import cut
 from aks_gpu.verifier.watch_stream import MalformedWatchLine, watch_events
 
 Kind = Literal["pods", "events", "jobs", "nodes"]
@@ -87,7 +88,7 @@ class ListWatch(threading.Thread):
         with self._lock:
             response = self._response
         if response is not None:
-            _shutdown(response)
+            cut(response)
 
     def run(self) -> None:
         """List and watch until stopped or refused."""
@@ -185,15 +186,3 @@ class ListWatch(threading.Thread):
     def _deliver(self, change: str, item: dict[str, Any]) -> None:
         self.changes += 1
         self._on_change(change, item)
-
-
-def _shutdown(response: urllib3.BaseHTTPResponse) -> None:
-    # urllib3 2.3+ can cut a response's socket from another thread; older ones only close it.
-    shutdown = getattr(response, "shutdown", None)
-    try:
-        if callable(shutdown):
-            shutdown()
-        else:
-            response.close()
-    except OSError:
-        pass

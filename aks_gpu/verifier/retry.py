@@ -7,11 +7,13 @@ retrying on its own (it multiplied the deadline and buried the cause).
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import kubernetes.client
+import urllib3
 
 
 @dataclass(frozen=True)
@@ -49,3 +51,16 @@ def without_hidden_retries(api: kubernetes.client.ApiClient) -> None:
     pool_manager = api.rest_client.pool_manager
     pool_manager.connection_pool_kw["retries"] = False
     pool_manager.clear()
+
+
+def cut(response: urllib3.BaseHTTPResponse) -> None:
+    """End a response another thread is reading: its blocked read returns at once.
+
+    urllib3 2.3+ shuts the socket down (`shutdown`), which wakes a reader; older ones only close it.
+    """
+    shutdown = getattr(response, "shutdown", None)
+    with contextlib.suppress(OSError):
+        if callable(shutdown):
+            shutdown()
+        else:
+            response.close()

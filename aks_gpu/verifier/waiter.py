@@ -35,7 +35,7 @@ from aks_gpu.verifier.errors import (
 )
 from aks_gpu.verifier.messages import timeout_message
 from aks_gpu.verifier.report import GpuNode, GpuReport
-from aks_gpu.verifier.retry import Backoff, Deadline, without_hidden_retries
+from aks_gpu.verifier.retry import Backoff, Deadline, cut, without_hidden_retries
 from aks_gpu.verifier.watch_stream import MalformedWatchLine, WatchEvent, watch_events
 
 DEFAULT_SELECTOR = "=".join(ACCELERATOR_LABEL)
@@ -109,7 +109,7 @@ class GpuWaiter:
         self._cluster = watch
         self._response: urllib3.BaseHTTPResponse | None = None
         if watch is not None:
-            watch.on_verdict(self._interrupt)
+            watch.on_verdict(lambda: cut(self._response) if self._response is not None else None)
 
     def awaiting(self) -> str:
         """What the wait still waits for, from the running totals (for progress lines)."""
@@ -117,13 +117,6 @@ class GpuWaiter:
             f"{self._allocatable_usable}/{self._expected} {self._resource} allocatable on {self._usable_nodes} "
             f"usable of {len(self._nodes)} GPU node(s)"
         )
-
-    def _interrupt(self) -> None:
-        response = self._response
-        if response is not None:
-            shutdown = getattr(response, "shutdown", None)
-            with contextlib.suppress(OSError):
-                shutdown() if callable(shutdown) else response.close()
 
     def _diagnosed(self) -> None:
         """Raise DiagnosedFault when the diagnosis watches have named a cause."""
