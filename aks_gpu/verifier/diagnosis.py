@@ -130,7 +130,8 @@ def explain_pull(needed: EventsNeeded, messages: list[str]) -> Diagnosis:
     """The pull's diagnosis with the newest pull failure message among `messages` and its known cause."""
     message = next((m for m in reversed(messages) if PULL_FAILED_TEXT in m), None)
     if message is None:
-        return needed.diagnosis
+        step = f"see the registry's answer in `kubectl describe pod -n {needed.namespace} {needed.pod}`"
+        return replace(needed.diagnosis, next_step=step)
     known = find_signature(message, PULL_SIGNATURES)
     return replace(
         needed.diagnosis,
@@ -146,7 +147,9 @@ def explain_crash(needed: LogNeeded, log: str) -> Diagnosis:
     tail = tuple(line[:300] for line in lines[-LOG_TAIL_LINES:])
     known = find_signature("\n".join(lines[-200:]), LOG_SIGNATURES)
     if known is None:
-        return replace(needed.diagnosis, log_tail=tail)
+        previous = " --previous" if needed.previous else ""
+        step = f"read the whole log: `kubectl logs{previous} -n {needed.namespace} {needed.pod} -c {needed.container}`"
+        return replace(needed.diagnosis, log_tail=tail, next_step=step)
     return replace(needed.diagnosis, log_tail=tail, cause=known.cause, next_step=known.next_step)
 
 

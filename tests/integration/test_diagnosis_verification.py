@@ -101,6 +101,7 @@ def test_the_managed_plugin_in_kube_system_is_watched_and_other_pods_are_not(kub
     assert "kube-system/nvidia-device-plugin-daemonset-q" in str(raised.value)
     assert "plain crash" in str(raised.value)
     assert "Known cause" not in str(raised.value)  # an unknown log is quoted, not explained
+    assert "kubectl logs --previous -n kube-system nvidia-device-plugin-daemonset-q" in str(raised.value)
 
 
 def test_a_rate_limited_plugin_image_is_named_with_the_registrys_message(kube):
