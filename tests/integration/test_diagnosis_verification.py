@@ -218,3 +218,13 @@ def test_a_gpu_node_condition_that_turns_true_during_the_wait_ends_it(kube):
 
     assert isinstance(outcome["error"], DiagnosedFault)
     assert "condition GPUMissing is True: GPUMissing: expected 8 GPUs, found 7" in str(outcome["error"])
+
+
+def test_the_diagnosis_watches_work_over_https_with_a_client_certificate(served):
+    # `served`: HTTP, and HTTPS with an inline CA and client certificate (the watch threads share one client).
+    served.put_node(gpu_node("aks-gpu-0", capacity=0))
+    served.put_object("pods", crash_looping())
+    served.set_log(NS, "nvidia-device-plugin-x7k2p", NVML_LOG, previous=True)
+
+    with pytest.raises(DiagnosedFault, match="Driver/library version mismatch"):
+        verify(served, FAULT_WAIT)
