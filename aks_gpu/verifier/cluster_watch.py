@@ -12,6 +12,7 @@ awaited, and what the pods do.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -22,15 +23,18 @@ import kubernetes.client
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
+from aks_gpu.verifier.cluster_state import PodView
 from aks_gpu.verifier.diagnosis import (
     SCHEDULING_GRACE_SECONDS,
     Diagnosis,
     EventsNeeded,
     Finding,
+    JobPodsNeeded,
     LogNeeded,
     Role,
     explain_crash,
     explain_pull,
+    last_failed_pod,
 )
 from aks_gpu.verifier.errors import TRANSPORT_ERRORS, describe, read_body
 from aks_gpu.verifier.list_watch import ListWatch, WatchTarget
@@ -244,6 +248,9 @@ class ClusterWatch:
             diagnosis = self._explain(found)
         elif isinstance(found, EventsNeeded):
             diagnosis = explain_pull(found, self._pull_messages(found))
+        elif isinstance(found, JobPodsNeeded):
+            needed = last_failed_pod(self._job_pods(found), found.diagnosis)
+            diagnosis = self._explain(needed) if needed is not None else found.diagnosis
         else:
             diagnosis = found
         with self._lock:
@@ -286,6 +293,22 @@ class ClusterWatch:
             return []
         return [str(item.message or "") for item in events.items or []]
 
+    def _job_pods(self, needed: JobPodsNeeded) -> list[PodView]:
+        """The Job's pods as read now ([] when they cannot be read)."""
+        core = kubernetes.client.CoreV1Api(self._api)
+        try:
+            response: Any = core.list_namespaced_pod(
+                needed.namespace,
+                label_selector=f"job-name={needed.job_name}",
+                _preload_content=False,
+                _request_timeout=(10.0, 20.0),
+            )
+            page = json.loads(read_body(cast(urllib3.BaseHTTPResponse, response)))
+        except (ApiException, ValueError, *TRANSPORT_ERRORS):
+            return []
+        items = page.get("items") if isinstance(page, dict) else None
+        return [PodView.from_api(item) for item in items or [] if isinstance(item, dict) and _named(item)]
+
     def _tick(self) -> None:
         next_report = self._started + self._progress_every
         while not self._stop.wait(TICK_SECONDS):
@@ -303,6 +326,11 @@ class ClusterWatch:
         pods = self.summary()
         parts = [part for part in (awaited, pods) if part]
         return f"{format_elapsed(now - self._started)} elapsed: " + ("; ".join(parts) or "waiting")
+
+
+def _named(item: dict[str, Any]) -> bool:
+    metadata = item.get("metadata")
+    return isinstance(metadata, dict) and isinstance(metadata.get("name"), str)
 
 
 def format_elapsed(seconds: float) -> str:

@@ -123,7 +123,25 @@ class EventsNeeded:
     diagnosis: Diagnosis
 
 
-Finding = Diagnosis | LogNeeded | EventsNeeded
+@dataclass(frozen=True)
+class JobPodsNeeded:
+    """A Job failed before any of its failed pods was seen: its pods must be read to find the last one's log."""
+
+    namespace: str
+    job_name: str
+    diagnosis: Diagnosis
+
+
+Finding = Diagnosis | LogNeeded | EventsNeeded | JobPodsNeeded
+
+
+def last_failed_pod(pods: list[PodView], diagnosis: Diagnosis) -> LogNeeded | None:
+    """The log request for the newest failed pod among `pods` (by name order within one Job), or None."""
+    failed = [pod for pod in pods if pod.phase == "Failed" and pod.containers]
+    if not failed:
+        return None
+    last = max(failed, key=lambda pod: pod.name)
+    return LogNeeded(last.namespace, last.name, last.containers[0].name, False, diagnosis)
 
 
 def explain_pull(needed: EventsNeeded, messages: list[str]) -> Diagnosis:

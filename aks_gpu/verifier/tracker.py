@@ -23,6 +23,7 @@ from aks_gpu.verifier.diagnosis import (
     SCHEDULING_GRACE_SECONDS,
     Diagnosis,
     Finding,
+    JobPodsNeeded,
     LogNeeded,
     Role,
     container_fault,
@@ -117,8 +118,14 @@ class Tracker:
         self.job_done = job_complete(job)
         failed = job_fault(job)
         last = self._last_failed
-        if failed is None or last is None or not last.containers:
-            return failed
+        if failed is None:
+            return None
+        if last is None or not last.containers:
+            # The Job's watch can be ahead of its pods' watch: the pods are read when it is final.
+            metadata = job.get("metadata")
+            name = metadata.get("name") if isinstance(metadata, dict) else None
+            namespace = metadata.get("namespace") if isinstance(metadata, dict) else None
+            return JobPodsNeeded(str(namespace), str(name), failed) if name and namespace else failed
         return LogNeeded(last.namespace, last.name, last.containers[0].name, False, failed)
 
     def due(self, now: float) -> Diagnosis | None:

@@ -197,3 +197,18 @@ def test_a_job_it_may_not_read_is_an_access_error(kube):
 
     with pytest.raises(ClusterAccessError, match="cannot read jobs in gpu-resources"):
         wait(kube, FAULT_WAIT)
+
+
+def test_a_failed_job_seen_before_its_pods_still_quotes_the_last_pods_log(kube):
+    # The pods' watch is refused once (it then stops): only the Job's Failed condition arrives by watch.
+    kube.fail_next(1, status=403, path=f"/api/v1/namespaces/{NS}/pods")
+    kube.put_object("pods", job_pod(NS, JOB, f"{JOB}-0-a", phase="Failed", status=terminated(2)))
+    kube.set_log(NS, f"{JOB}-0-a", "ModuleNotFoundError: No module named 'torch'\n")
+    failed = {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "backoff limit"}
+    kube.put_object("jobs", job(NS, JOB, [failed]))
+
+    with pytest.raises(DiagnosedFault) as raised:
+        wait(kube, FAULT_WAIT)
+
+    assert "BackoffLimitExceeded" in str(raised.value)
+    assert "No module named 'torch'" in str(raised.value)
