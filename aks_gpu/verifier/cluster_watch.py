@@ -293,19 +293,26 @@ class ClusterWatch:
             return []
         return [str(item.message or "") for item in events.items or []]
 
-    def _job_pods(self, needed: JobPodsNeeded) -> list[PodView]:
-        """The Job's pods as read now ([] when they cannot be read)."""
+    def _job_pods(self, needed: JobPodsNeeded, attempts: int = 2) -> list[PodView]:
+        """The Job's pods as read now; a failed read is tried once more ([] when both fail).
+
+        The Job has failed already, so this read only adds the log to the verdict: one
+        retry covers a blip without holding the verdict back.
+        """
         core = kubernetes.client.CoreV1Api(self._api)
-        try:
-            response: Any = core.list_namespaced_pod(
-                needed.namespace,
-                label_selector=f"job-name={needed.job_name}",
-                _preload_content=False,
-                _request_timeout=(10.0, 20.0),
-            )
-            page = json.loads(read_body(cast(urllib3.BaseHTTPResponse, response)))
-        except (ApiException, ValueError, *TRANSPORT_ERRORS):
-            return []
+        page: Any = None
+        for _ in range(attempts):
+            try:
+                response: Any = core.list_namespaced_pod(
+                    needed.namespace,
+                    label_selector=f"job-name={needed.job_name}",
+                    _preload_content=False,
+                    _request_timeout=(10.0, 20.0),
+                )
+                page = json.loads(read_body(cast(urllib3.BaseHTTPResponse, response)))
+                break
+            except (ApiException, ValueError, *TRANSPORT_ERRORS):
+                continue
         items = page.get("items") if isinstance(page, dict) else None
         return [PodView.from_api(item) for item in items or [] if isinstance(item, dict) and _named(item)]
 
