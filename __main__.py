@@ -52,6 +52,7 @@ if workloads.runs_acceptance:
             image=workloads.acceptance_image,
             min_fraction=workloads.acceptance_min_fraction,
             depends_on=ready_for_gpus,
+            references=workloads.acceptance_references,
         ),
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -25,7 +25,8 @@ class GpuAcceptanceArgs:
             and the kubeconfig the result check reads the Job's logs with).
         namespace: namespace of the ConfigMap and the Job.
         image: the CUDA PyTorch image the script runs in.
-        min_fraction: share of the datasheet rates each GPU must reach.
+        min_fraction: share of the datasheet rates each GPU must reach where its model has no reference.
+        references: the stack's own healthy figures (acceptanceReferences), check -> value per device.
         depends_on: what must exist before GPUs can be requested (namespace, pool, plugin, verification).
     """
 
@@ -34,6 +35,7 @@ class GpuAcceptanceArgs:
     image: str
     min_fraction: float
     depends_on: Sequence[pulumi.Resource]
+    references: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 class GpuAcceptance(pulumi.ComponentResource):
@@ -61,7 +63,7 @@ class GpuAcceptance(pulumi.ComponentResource):
                 config_map_name=config_map_name,
                 image=args.image,
                 pool=args.pool.settings,
-                expected=acceptance.expectation(args.pool.settings, args.min_fraction),
+                expected=acceptance.expectation(args.pool.settings, args.min_fraction, args.references),
                 script_digest=acceptance.script_digest(files),
             )
         )

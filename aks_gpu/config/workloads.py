@@ -7,6 +7,7 @@ from typing import Literal, get_args
 
 from aks_gpu.config import validate
 from aks_gpu.config.project import ConfigReader
+from aks_gpu.facts.acceptance_references import CHECK_NAMES
 from aks_gpu.facts.device_plugin import TRUSTED_REPOSITORIES, is_device_plugin_image
 from aks_gpu.facts.kubernetes import DNS_LABEL
 
@@ -30,7 +31,9 @@ class WorkloadSettings:
         sample_job_image: image of the MNIST job.
         sample_job_args: arguments of the MNIST job's container.
         acceptance_image: CUDA PyTorch image the acceptance test runs in.
-        acceptance_min_fraction: share of the datasheet's matmul and memory rates a GPU must reach (0-1].
+        acceptance_min_fraction: share of the datasheet's matmul and memory rates a GPU must reach (0-1]
+            where its model has no measured reference.
+        acceptance_references: the stack's own healthy figures, check name -> TFLOP/s or GB/s per device.
     """
 
     namespace: str
@@ -41,6 +44,7 @@ class WorkloadSettings:
     sample_job_args: tuple[str, ...]
     acceptance_image: str
     acceptance_min_fraction: float
+    acceptance_references: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def runs_acceptance(self) -> bool:
@@ -64,6 +68,7 @@ def read_workloads(r: ConfigReader) -> WorkloadSettings:
         sample_job_args=_args(r),
         acceptance_image=_image(r, "acceptanceImage"),
         acceptance_min_fraction=_fraction(r, "acceptanceMinFraction"),
+        acceptance_references=_references(r, "acceptanceReferences"),
     )
 
 
@@ -110,3 +115,20 @@ def _args(r: ConfigReader) -> tuple[str, ...]:
     # characters are refused. The reader's bound on every value (MAX_VALUE_CHARS)
     # keeps them far below Linux's exec limits and the API server's object size.
     return r.string_list("sampleJobArgs", control_allowed="\t\n")
+
+
+def _references(r: ConfigReader, key: str) -> dict[str, float]:
+    """check=value strings as {check: value}; each check once, each value a positive finite number."""
+    allowed = f"check=value with check one of {', '.join(CHECK_NAMES)} and value a positive number, each check once"
+    found: dict[str, float] = {}
+    for item in r.string_list(key):
+        name, _, text = item.partition("=")
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if name.strip() not in CHECK_NAMES or name.strip() in found or not 0 < value < 1e7:
+            r.fail(key, item, allowed)
+            continue
+        found[name.strip()] = value
+    return found

@@ -100,3 +100,59 @@ def test_the_dynamic_provider_records_the_result_without_the_kubeconfig():
         )
     assert outs["result"]["passed"] is True
     assert "kubeconfig" not in outs
+
+
+# --- The package's logs: 20 healthy runs and one with a second process on the GPU (device tool H200) -------------
+
+RUNS = (DATA / "h200_acceptance_20runs.log").read_text()
+LOADED = (DATA / "h200_acceptance_loaded.log").read_text()
+ONE_RUN = RUNS.split("=== run 2 start")[0]
+
+
+def node_with(name: str, conditions: list[dict]) -> dict:
+    return {"metadata": {"name": name}, "status": {"conditions": conditions}}
+
+
+def test_the_packages_healthy_run_passes_with_its_checks_and_time():
+    with KubeApiServer() as server:
+        put(server, 0, "aks-gpu-0", ONE_RUN)
+        [node] = read(server)["nodes"]
+    [gpu] = node["gpus"]
+    assert node["passed"] and node["summary"]["seconds"] == 13.8 and node["problems"] == []
+    assert {c["name"]: c["status"] for c in gpu["checks"]} == dict.fromkeys(("matmul", "copy", "h2d", "d2h"), "pass")
+    assert (gpu["matmul"], gpu["copy"], gpu["h2d"]) == (677.83, 4266.1, 55.44)
+
+
+def test_a_second_process_on_the_gpu_fails_naming_the_rates():
+    with KubeApiServer() as server:
+        put(server, 0, "aks-gpu-0", LOADED)
+        with pytest.raises(AcceptanceError) as error:
+            read(server)
+    [line] = [line for line in str(error.value).splitlines() if "GPU 0" in line]
+    assert "node aks-gpu-0 GPU 0 (NVIDIA H200): matmul 346.8 TFLOP/s < floor 607.5 TFLOP/s (measured)" in line
+    assert "copy 2328.4 GB/s < floor 3825.0 GB/s" in line and "another process uses the GPU" in line
+
+
+def test_a_true_node_problem_detector_gpu_condition_fails_that_node():
+    with KubeApiServer() as server:
+        put(server, 0, "aks-gpu-0", ONE_RUN)
+        put(server, 1, "aks-gpu-1", ONE_RUN)
+        server.put_node(node_with("aks-gpu-0", [{"type": "XIDErrors", "status": "False"}]))
+        xid = {"type": "XIDErrors", "status": "True", "reason": "XIDError", "message": "Xid 79 on GPU 3"}
+        server.put_node(node_with("aks-gpu-1", [xid, {"type": "Ready", "status": "True"}]))
+        with pytest.raises(AcceptanceError) as error:
+            read(server)
+    assert "node aks-gpu-1: Node Problem Detector reports XIDErrors (XIDError: Xid 79 on GPU 3)" in str(error.value)
+    assert "aks-gpu-0:" not in str(error.value)
+    nodes = error.value.result["nodes"]
+    assert [n["passed"] for n in nodes] == [True, False]
+
+
+def test_a_node_clearly_below_its_pool_fails_naming_both_medians():
+    slow = ONE_RUN.replace('"matmul":677.83', '"matmul":580.0')
+    with KubeApiServer() as server:
+        for index, log in enumerate((ONE_RUN, ONE_RUN, slow)):
+            put(server, index, f"aks-gpu-{index}", log)
+        with pytest.raises(AcceptanceError) as error:
+            read(server)
+    assert "node aks-gpu-2: matmul median 580.0 TFLOP/s < 0.92 x the pool's median 677.8 TFLOP/s" in str(error.value)

@@ -201,3 +201,16 @@ def test_mnist_is_one_key_away():
 def test_a_fixed_pool_waits_for_the_verification_before_asking_for_gpus():
     run = run_program({"gpuNodeCount": 2})
     assert "gpu-verification-capacity" in deps(run, run.one(JOB))
+
+
+def test_the_stacks_own_references_replace_the_catalogs_floors():
+    run = run_program({"gpuVmSize": "Standard_NV36ads_A10_v5", "acceptanceReferences": ["matmul=70", "h2d=20.5"]})
+    checks = expectation(run)["checks"]
+    assert checks["matmul"] == {
+        "floor": 63.0,
+        "reference": 70.0,
+        "basis": "stack",
+        "source": "acceptanceReferences: this stack's own healthy run",
+    }
+    assert (checks["h2d"]["floor"], checks["h2d"]["basis"]) == (18.4, "stack")
+    assert checks["copy"]["basis"] == "datasheet"  # the others keep the catalog's

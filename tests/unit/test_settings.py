@@ -251,3 +251,22 @@ def test_the_device_plugin_image_must_be_the_device_plugin_from_its_publishers(i
 )
 def test_the_publishers_device_plugin_images_are_accepted(image):
     assert parse(devicePluginImage=image).workloads.device_plugin_image == image
+
+
+def test_acceptance_references_are_check_value_pairs():
+    settings = parse(acceptanceReferences=["matmul=24.5", " copy = 250"])
+    assert settings.workloads.acceptance_references == {"matmul": 24.5, "copy": 250.0}
+    assert parse().workloads.acceptance_references == {}
+
+
+@pytest.mark.parametrize(
+    "item", ["speed=5", "matmul", "matmul=fast", "matmul=-1", "matmul=nan", "matmul=inf", "=3", "copy=1e9"]
+)
+def test_bad_acceptance_references_are_named(item):
+    message = problems(acceptanceReferences=[item])
+    assert "aks-gpu:acceptanceReferences" in message and repr(item)[1:-1] in message
+    assert "check one of matmul, copy, h2d, d2h, p2p, allreduce" in message
+
+
+def test_an_acceptance_reference_given_twice_is_refused():
+    assert "each check once" in problems(acceptanceReferences=["matmul=24", "matmul=25"])
