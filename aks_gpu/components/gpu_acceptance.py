@@ -1,4 +1,4 @@
-"""The GPU acceptance test: every GPU of every node at the pool's floor measured against its datasheet."""
+"""The GPU acceptance test: every GPU of every node at the pool's floor measured at once against healthy references."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ class WorkloadSettings:
         device_plugin_image: image of the NVIDIA device plugin DaemonSet.
         sample_job: whether a sample GPU workload runs.
         sample_workload: `acceptance` (every GPU of every node at the pool's floor measured
-            against its datasheet) or `mnist` (the walkthrough's TensorFlow job on one GPU).
+            against healthy references and Azure's floors) or `mnist` (the walkthrough's TensorFlow job on one GPU).
         sample_job_image: image of the MNIST job.
         sample_job_args: arguments of the MNIST job's container.
         acceptance_image: CUDA PyTorch image the acceptance test runs in.
