@@ -271,10 +271,11 @@ class GpuCapacityCheck(dynamic.Resource):
         super().__init__(GpuCapacityCheckProvider(), name, props, opts)
 
 
-class SampleJobResult(dynamic.Resource):
-    """A dynamic resource that records the completed sample Job's status and log (output result)."""
+class _JobResult(dynamic.Resource):
+    """A dynamic resource that waits for a Job and records its result (output `result`); subclasses name the reader."""
 
     result: pulumi.Output[dict[str, Any]]
+    reader: type[_JobReaderProvider]
 
     def __init__(
         self,
@@ -283,23 +284,16 @@ class SampleJobResult(dynamic.Resource):
         inputs: JobCheckInputs,
         opts: pulumi.ResourceOptions | None = None,
     ):
-        super().__init__(
-            SampleJobResultProvider(), name, check_props(kubeconfig, inputs.to_props(), {}, JOB_OUTPUTS), opts
-        )
+        super().__init__(self.reader(), name, check_props(kubeconfig, inputs.to_props(), {}, JOB_OUTPUTS), opts)
 
 
-class GpuAcceptanceResult(dynamic.Resource):
-    """A dynamic resource that records the acceptance test's verdict per node and GPU (output result)."""
+class SampleJobResult(_JobResult):
+    """Records the completed sample Job's status and log (output result)."""
 
-    result: pulumi.Output[dict[str, Any]]
+    reader = SampleJobResultProvider
 
-    def __init__(
-        self,
-        name: str,
-        kubeconfig: pulumi.Input[str],
-        inputs: JobCheckInputs,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
-        super().__init__(
-            AcceptanceResultProvider(), name, check_props(kubeconfig, inputs.to_props(), {}, JOB_OUTPUTS), opts
-        )
+
+class GpuAcceptanceResult(_JobResult):
+    """Records the acceptance test's verdict per node and GPU (output result)."""
+
+    reader = AcceptanceResultProvider
