@@ -128,11 +128,6 @@ class GpuReport:
         """Allocatable GPUs summed over the usable nodes (Ready, schedulable, no lifecycle taint)."""
         return sum(node.allocatable for node in self.nodes if node.usable)
 
-    @property
-    def ok(self) -> bool:
-        """Whether the verified GPUs reach the expected count."""
-        return self.verified >= self.expected
-
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data (resource, expectedGpus, verifiedGpus, nodes)."""
         return {

@@ -131,7 +131,7 @@ def test_gpus_already_allocatable_are_reported_without_watching(kube, api):
             },
         ],
     }
-    assert report.ok
+    assert report.verified >= report.expected
     assert kube.count(watch=False) == 1
     assert kube.count(watch=True) == 0
     assert kube.requests[0].query["labelSelector"] == DEFAULT_SELECTOR

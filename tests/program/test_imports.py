@@ -1,9 +1,12 @@
-"""A `pulumi preview` loads the Azure SDK only when the preflight reads Azure (issue 19).
+"""A `pulumi preview` loads heavy SDKs only on the paths that use them (issue 19).
 
 azure-core, azure-identity and azure-mgmt-compute cost every preview about
-0.35 s and 33 MiB when imported at module load. Each case runs the whole
-program under the mock engine in a fresh interpreter and lists the `azure.*`
-modules it loaded (pulumi_azure_native is a different package and is needed).
+0.35 s and 33 MiB when imported at module load; they are for the preflight,
+when it reads Azure. The Kubernetes client (and urllib3 under it) is for the
+checks, which run in the dynamic-provider process during `pulumi up`, never
+while the program is evaluated. Each case runs the whole program under the mock
+engine in a fresh interpreter and lists the modules of those SDKs it loaded
+(pulumi_azure_native and pulumi_kubernetes are different packages, and needed).
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ PROBE = """
 import json, sys
 from tests.support.harness import run_program
 run = run_program(json.loads(sys.argv[1]), preview=True)
+heavy = ("azure", "msal", "kubernetes", "urllib3", "requests")
 print(json.dumps({
     "resources": len(run.resources),
-    "azure": sorted(m for m in sys.modules if m == "azure" or m.startswith("azure.")),
+    "heavy": sorted(m for m in sys.modules if m.split(".")[0] in heavy),
 }))
 """
 
@@ -54,8 +58,8 @@ def loaded_in_preview(overrides: dict[str, object], home: Path) -> dict[str, obj
         pytest.param({"aks-gpu:preflight": True}, id="preflight-skipped-without-sign-in"),
     ],
 )
-def test_preview_loads_no_azure_sdk_module_unless_the_preflight_reads_azure(overrides, tmp_path):
+def test_preview_loads_no_azure_sdk_or_kubernetes_client_module_unless_the_preflight_reads_azure(overrides, tmp_path):
     loaded = loaded_in_preview(overrides, tmp_path)
 
     assert loaded["resources"], "the program registered nothing: the probe did not run it"
-    assert loaded["azure"] == []
+    assert loaded["heavy"] == []
