@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from aks_gpu.facts.device_plugin import TRUSTED_REPOSITORIES
 from policy.rules.arm import CLUSTER_TYPE
 from policy.rules.cluster_rules import (
     cluster_identity_violations,
@@ -62,11 +63,13 @@ RULES: tuple[Rule, ...] = (
     Rule(
         name="gpu-workloads-request-gpu",
         description=(
-            "Every workload aimed at a GPU pool (by the accelerator or agentpool label, or by a "
+            "Every pod spec aimed at a GPU pool (by the accelerator or agentpool label, or by a "
             f"toleration naming the pool's taint) sets {GPU_LIMIT}, the slice being one that "
             f"aks_gpu/facts/gpu_models.py defines ({len(MIG_RESOURCES)} of them, e.g. "
-            f"{min(MIG_RESOURCES)}). Node agents "
-            "(DaemonSets such as the NVIDIA device plugin or the DCGM exporter) and key-less "
+            f"{min(MIG_RESOURCES)}). Pod specs are found in every kind: built-in workloads, and any "
+            "custom resource's pod templates (RayCluster, PyTorchJob, JobSet, Argo workflows, ...). "
+            "Node agents (DaemonSets such as the NVIDIA device plugin or the DCGM exporter), the "
+            "NVIDIA device plugin's own containers (not their neighbours) and key-less "
             "'operator: Exists' tolerations do not count as aiming at GPU nodes."
         ),
         enforcement=MANDATORY,
@@ -88,12 +91,14 @@ RULES: tuple[Rule, ...] = (
     Rule(
         name="no-privileged-containers",
         description=(
-            "No container is privileged, allows privilege escalation (true or unset) or adds a "
-            "capability beyond the Pod Security Standards' Baseline (SYS_ADMIN, SYS_MODULE, ALL, ...); "
-            "no pod shares the node's PID, IPC or network namespace; no pod mounts a hostPath, and no "
-            "PersistentVolume is one, except the NVIDIA device plugin's "
-            f"{DEVICE_PLUGIN_HOST_PATH}. The device plugin running a MIG strategy (single or mixed) "
-            "may add SYS_ADMIN, as NVIDIA's chart does."
+            "In any pod spec of any kind (custom resources' pod templates included): no container is "
+            "privileged, allows privilege escalation (true or unset) or adds a capability beyond the "
+            "Pod Security Standards' Baseline (SYS_ADMIN, SYS_MODULE, ALL, ...); no pod shares the "
+            "node's PID, IPC or network namespace; no pod mounts a hostPath, and no PersistentVolume "
+            f"is one, except {DEVICE_PLUGIN_HOST_PATH} mounted only by NVIDIA device plugin "
+            "containers. The device plugin container running a MIG strategy (single or mixed) may add "
+            "SYS_ADMIN, as NVIDIA's chart does. The plugin is recognised per container by its image "
+            f"from {' or '.join(TRUSTED_REPOSITORIES)} only."
         ),
         enforcement=MANDATORY,
         severity="high",
