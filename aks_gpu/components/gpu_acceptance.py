@@ -41,11 +41,13 @@ class GpuAcceptanceArgs:
 class GpuAcceptance(pulumi.ComponentResource):
     """Runs the acceptance test as an Indexed Job; `pulumi up` fails naming any GPU that falls short.
 
-    Outputs: `job_name` and `result` ({"passed", "nodes": [{"node", "gpus": [...]}]}).
+    Outputs: `job_name`, `result` ({"passed", "nodes": [{"node", "gpus": [...]}], "table"}) and `summary`,
+    the result's per-node, per-GPU Markdown table.
     """
 
     job_name: pulumi.Output[str]
     result: pulumi.Output[dict[str, Any]]
+    summary: pulumi.Output[str]
 
     def __init__(self, name: str, args: GpuAcceptanceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(ACCEPTANCE_TYPE, name, None, opts)
@@ -96,4 +98,5 @@ class GpuAcceptance(pulumi.ComponentResource):
             ),
         )
         self.result = result.result
-        self.register_outputs({"jobName": self.job_name, "result": self.result})
+        self.summary = self.result.apply(lambda found: str((found or {}).get("table") or ""))
+        self.register_outputs({"jobName": self.job_name, "result": self.result, "summary": self.summary})

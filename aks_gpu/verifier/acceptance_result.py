@@ -13,6 +13,7 @@ from aks_gpu.verifier.acceptance import format_acceptance_failures, parse_accept
 from aks_gpu.verifier.acceptance_judging import Condition, npd_problems, pool_outliers
 from aks_gpu.verifier.errors import VerificationError, read_body
 from aks_gpu.verifier.job_result import reading
+from aks_gpu.verifier.summary import render
 
 # A pod logs about 30 lines per GPU; 8 GPUs fit many times over.
 LOG_TAIL_LINES = 2000
@@ -60,8 +61,9 @@ def read_acceptance_result(api: kubernetes.client.ApiClient, namespace: str, job
     """Read every completion's newest pod log of the acceptance Job, and the nodes' GPU conditions.
 
     Returns {"passed": bool, "nodes": [{"node", "pod", "index", "passed", "gpus": [record, ...],
-    "summary": dict | None, "problems": [str, ...]}]} (records and summary as `parse_acceptance_log` gives
-    them; problems: Node Problem Detector GPU conditions and a node below its pool's median). Raises
+    "summary": dict | None, "problems": [str, ...]}], "table": str} (records and summary as
+    `parse_acceptance_log` gives them; problems: Node Problem Detector GPU conditions and a node below its
+    pool's median; table: the per-node, per-GPU Markdown table of `summary.render`). Raises
     AcceptanceError naming node, GPU, figures and floors when a GPU or a node fell short.
     """
     core = kubernetes.client.CoreV1Api(api)
@@ -70,24 +72,26 @@ def read_acceptance_result(api: kubernetes.client.ApiClient, namespace: str, job
         pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={job_name}").items
     nodes: list[dict[str, Any]] = []
     logs: list[tuple[str, dict[str, Any]]] = []
+    texts: list[str] = []
     for pod in _newest_per_index(pods):
         name = _name(pod)
-        parsed = parse_acceptance_log(_read_log(core, namespace, name, server))
+        texts.append(_read_log(core, namespace, name, server))
+        parsed = parse_acceptance_log(texts[-1])
         node = (pod.spec.node_name if pod.spec is not None else None) or (parsed["summary"] or {}).get("node")
         index = _annotations(pod).get(COMPLETION_INDEX)
         entry = {"node": node, "pod": name, "index": index, "passed": parsed["passed"], "gpus": parsed["records"]}
         nodes.append({**entry, "summary": parsed["summary"], "problems": []})
         logs.append((node or name, parsed))
     if not nodes:
-        raise AcceptanceError(f"The acceptance Job {namespace}/{job_name} has no pods to read.", _result(nodes))
+        raise AcceptanceError(f"The acceptance Job {namespace}/{job_name} has no pods to read.", _result(nodes, []))
     _add_node_problems(nodes, node_conditions(core, server))
     problems = [f"  - node {n['node']}: {problem}" for n in nodes for problem in n["problems"]]
     message = format_acceptance_failures(logs)
     if problems:
         message = (message or "GPU acceptance failed:") + "\n" + "\n".join(problems)
     if message:
-        raise AcceptanceError(message, _result(nodes))
-    return _result(nodes)
+        raise AcceptanceError(message, _result(nodes, texts))
+    return _result(nodes, texts)
 
 
 def _add_node_problems(nodes: Sequence[dict[str, Any]], conditions: dict[str, list[Condition]]) -> None:
@@ -98,8 +102,10 @@ def _add_node_problems(nodes: Sequence[dict[str, Any]], conditions: dict[str, li
         node["passed"] = node["passed"] and not node["problems"]
 
 
-def _result(nodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    return {"passed": bool(nodes) and all(n["passed"] for n in nodes), "nodes": list(nodes)}
+def _result(nodes: Sequence[dict[str, Any]], logs: Sequence[str]) -> dict[str, Any]:
+    # The table people read after `up` (stack output gpuAcceptanceSummary, the pipelines' step summary).
+    table = render("\n".join(logs))[0] if logs else ""
+    return {"passed": bool(nodes) and all(n["passed"] for n in nodes), "nodes": list(nodes), "table": table}
 
 
 def _newest_per_index(pods: list[kubernetes.client.V1Pod]) -> list[kubernetes.client.V1Pod]:

@@ -123,6 +123,16 @@ def test_the_packages_healthy_run_passes_with_its_checks_and_time():
     assert (gpu["matmul"], gpu["copy"], gpu["h2d"]) == (677.83, 4266.1, 55.44)
 
 
+def test_the_result_carries_the_table_people_read_one_row_per_node_and_gpu():
+    with KubeApiServer() as server:
+        put(server, 0, "aks-gpu-0", ONE_RUN)
+        put(server, 1, "aks-gpu-1", ONE_RUN)
+        table = read(server)["table"]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "aks-gpu-" in line]
+    assert len(rows) == 2 and "aks-gpu-0" in rows[0] and "aks-gpu-1" in rows[1]
+    assert "677.8 / 608" in rows[0] and "4266.1 / 3825" in rows[0] and "NVIDIA H200" in rows[0]
+
+
 def test_a_second_process_on_the_gpu_fails_naming_the_rates():
     with KubeApiServer() as server:
         put(server, 0, "aks-gpu-0", LOADED)

@@ -188,6 +188,12 @@ def test_a_changed_script_or_pool_changes_the_job():
     assert len(digest) == 64
 
 
+def test_the_acceptance_table_is_a_stack_output():
+    run = run_program()
+    assert run.output("gpuAcceptanceSummary") == "| run | node | GPU |\n| 1 | aks-gpu-0 | 0 |\n"
+    assert run.output("gpuAcceptanceSummary") == run.output("gpuAcceptance")["table"]
+
+
 def test_mnist_is_one_key_away():
     run = run_program({"sampleWorkload": "mnist"})
     assert run.all(CONFIG_MAP) == []

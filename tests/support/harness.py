@@ -109,6 +109,7 @@ DYNAMIC_OUTPUTS = {
         "result": {
             "passed": True,
             "nodes": [{"node": "aks-gpu-0", "passed": True, "gpus": [{"index": 0, "tflops": 41.5, "passed": True}]}],
+            "table": "| run | node | GPU |\n| 1 | aks-gpu-0 | 0 |\n",
         }
     },
     "access": {"reviews": 3},
