@@ -18,7 +18,7 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import empty_pb2, struct_pb2
+from google.protobuf import empty_pb2
 from pulumi.runtime import proto
 from pulumi.runtime.proto import analyzer_pb2_grpc
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, Secret
@@ -27,6 +27,7 @@ from pulumi_policy.policy import _PolicyAnalyzerServicer
 from policy import rules
 from policy.rules import Resource
 from tests.support.harness import ROOT
+from tests.support.policy_server import SECRET_SIG, SECRET_SIG_KEY, to_struct, to_wire
 from tests.support.policy_stack import (
     AGENT_POOL,
     CLUSTER,
@@ -41,10 +42,6 @@ from tests.support.policy_stack import (
     res,
     workload,
 )
-
-SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 
 def with_gpu_size(vm_size: str) -> list[Resource]:
@@ -94,25 +91,6 @@ def test_the_pack_wires_every_rule_with_its_level(pack_module):
     policies = pack_module.build_policies()
     assert {p.name: p.enforcement_level for p in policies} == EXPECTED_LEVELS
     assert all(p.description for p in policies)
-
-
-def to_struct(props: dict[str, Any]) -> struct_pb2.Struct:
-    struct = struct_pb2.Struct()
-    struct.update(props)
-    return struct
-
-
-def to_wire(value: Any) -> Any:
-    """Props as the engine marshals them: Secret -> the secret signature, UNKNOWN -> sentinel."""
-    if isinstance(value, Secret):
-        return {SECRET_SIG_KEY: SECRET_SIG, "value": to_wire(value.value)}
-    if value is rules.UNKNOWN:
-        return UNKNOWN_STRING
-    if isinstance(value, dict):
-        return {k: to_wire(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [to_wire(v) for v in value]
-    return value
 
 
 def analyzer(pack_module) -> _PolicyAnalyzerServicer:
